@@ -1,0 +1,31 @@
+# Everything a fresh machine needs comes from here: `make demo` and `make test` each set up .venv first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	@# PyTorch is a test oracle and benchmark peer only: take the CPU build where it lies on local disk,
+	@# never a multi-gigabyte download. Without it the torch tests skip themselves.
+	-$(BIN)/python -m pip install -q --no-index torch==2.13.0 2>/dev/null || echo "torch not installed: PyTorch-oracle tests will be skipped"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/deltaprop trace examples/layered_2-3-2.toml
+	$(BIN)/deltaprop gradcheck examples/layered_2-3-2.toml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/mlp_throughput.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -1,0 +1,20 @@
+"""deltaprop: feed-forward networks trained by backpropagation, with every step shown.
+
+    import deltaprop as dp
+    net = dp.Network([2, 3, 1], "tanh", "quadratic", output="identity", seed=0)
+    grads = net.loss_and_grads(X, T)         # δ, ∂C/∂W, ∂C/∂b, ∂C/∂X and the cost
+"""
+
+from .activations import ACTIVATIONS, Activation
+from .errors import DeltapropError
+from .gradcheck import GradcheckReport, gradcheck, numeric_gradients
+from .layered import INITS, Grads, Network, Trace
+from .losses import LOSSES, Loss
+from .netfile import load as load_network
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS", "Activation", "DeltapropError", "GradcheckReport", "gradcheck", "numeric_gradients",
+    "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "__version__",
+]

@@ -1,0 +1,62 @@
+"""The ``deltaprop`` command: one module per subcommand, each with ``register(subparsers)``.
+
+Errors in what the user gave (files, formulas, flags) are one line on stderr and exit status 2; ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import DeltapropError
+
+COMMANDS = ("trace", "gradcheck")  # modules of this package, in the order --help lists them
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2, as for every other bad input
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="deltaprop", description="Feed-forward networks trained by backpropagation.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"deltaprop {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args) or 0
+    except DeltapropError as e:
+        if debug:
+            raise
+        print(f"deltaprop: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a missing or unreadable file, named
+        if debug:
+            raise
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"deltaprop: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deltaprop: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""``deltaprop gradcheck FILE``: backprop against finite differences, the largest error per array."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import netfile
+from ..errors import DeltapropError
+from ..gradcheck import gradcheck
+from .common import add_batch_arguments, dump_json, load_network_and_batch
+
+
+def register(sub) -> None:
+    p = sub.add_parser("gradcheck", help="compare backprop's gradients with finite differences")
+    p.add_argument("file", help="network file (TOML)")
+    add_batch_arguments(p)
+    p.add_argument("--method", choices=("auto", "central", "complex"), default="auto",
+                   help="central differences, the complex step, or auto (complex where every function allows)")
+    p.add_argument("--samples", type=int, default=4, help="random samples to check on when no batch is given")
+    p.add_argument("--tol", type=float, default=1e-6, help="the largest relative error that passes")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    net, X, T, doc = load_network_and_batch(args)
+    if X is None:
+        X, T = _default_batch(net, doc, args)
+    report = gradcheck(net, X, T, method=args.method)
+    ok = report.ok(args.tol)
+    if args.json:
+        print(dump_json({**report.to_dict(), "tol": args.tol, "ok": ok}))
+    else:
+        print(f"gradient check by {report.method} differences (float64), relative error per array:")
+        for name, err in report.errors.items():
+            print(f"  {name:>12}  {err:.3e}  {'ok' if err <= args.tol else 'FAIL'}")
+        print(f"largest: {report.max_error:.3e}  ({'pass' if ok else 'fail'} at tol {args.tol:g})")
+    return 0 if ok else 1
+
+
+def _default_batch(net, doc, args):
+    sample = netfile.sample(doc, str(args.file)) if "layer" in doc else None
+    if sample is not None:
+        return sample
+    if hasattr(net, "default_batch"):  # neuron graphs carry their own [sample]
+        return net.default_batch(doc)
+    if args.samples < 1:
+        raise DeltapropError("--samples must be ≥ 1")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((args.samples, net.sizes[0]))
+    T = random_targets(net, rng, args.samples)
+    return X, T
+
+
+def random_targets(net, rng, n: int) -> np.ndarray:
+    """Targets valid for the network's loss: one-hot rows for cross-entropy, (0, 1) or > 0 where needed."""
+    k = net.sizes[-1]
+    name = net.loss.name
+    if name == "cross_entropy":
+        return np.eye(k)[rng.integers(0, k, n)]
+    if name == "binary_cross_entropy":
+        return rng.uniform(0.05, 0.95, (n, k))
+    if name == "itakura_saito":
+        return rng.uniform(0.5, 2.0, (n, k))
+    return rng.standard_normal((n, k))

@@ -1,0 +1,284 @@
+"""The layered engine: backpropagation a whole layer and a whole mini-batch at a time.
+
+Notation (Nielsen, seed 002), with rows as samples so that a batch is one matrix product per layer:
+
+    z[l] = a[l-1] Wᵀ[l] + b[l]          (N, n_l)     W[l]: (n_l, n_{l-1}), W[l][j, k] from k to j
+    a[l] = σ_l(z[l])                     (N, n_l)     a[-1] is the input X
+    δ[L] = ∇ₐc ⊙ σ′(z[L])   (= a − t for the canonical pairs, see losses.py)
+    δ[l] = (δ[l+1] W[l+1]) ⊙ σ′(z[l])
+    ∂C/∂W[l] = s δ[l]ᵀ a[l-1],   ∂C/∂b[l] = s Σ_n δ[l],   s = 1/N ("mean") or 1 ("sum")
+
+Layers are numbered 0 … L−1 here (the notes' 1 … L). δ is per sample, ∂c/∂z of that sample's own loss c;
+the gradients are those of the batch cost C. ``forward`` and ``backward`` take an optional :class:`Trace` /
+:class:`Grads` to write into, so the training loop reuses its buffers and allocates nothing per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import activations as act_mod
+from . import losses as loss_mod
+from .activations import Activation
+from .errors import DeltapropError
+from .losses import Loss
+
+Array = np.ndarray
+DTYPES = {"float64": np.float64, "float32": np.float32}
+REDUCTIONS = ("mean", "sum")
+
+
+def as_dtype(dtype) -> np.dtype:
+    key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if key not in DTYPES:
+        raise DeltapropError(f"dtype must be float64 or float32, got {dtype!r}")
+    return np.dtype(DTYPES[key])
+
+
+# --- initialisation: every scheme draws from an explicit generator ---------------------------------------------
+
+
+def _normal(rng, n_out, n_in):  # N(0, 1) weights and biases, as in the notes and Nielsen's first network
+    return rng.standard_normal((n_out, n_in)), rng.standard_normal(n_out)
+
+
+def _nielsen(rng, n_out, n_in):  # N(0, 1/n_in): keeps z of order 1 (Nielsen, chapter 3)
+    return rng.standard_normal((n_out, n_in)) / np.sqrt(n_in), rng.standard_normal(n_out)
+
+
+def _glorot(rng, n_out, n_in):  # U(±√(6/(n_in+n_out))): Glorot & Bengio 2010, PyTorch's xavier_uniform_
+    limit = np.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-limit, limit, (n_out, n_in)), np.zeros(n_out)
+
+
+def _he(rng, n_out, n_in):  # N(0, 2/n_in): He et al. 2015, for ReLU layers
+    return rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in), np.zeros(n_out)
+
+
+INITS = {"normal": _normal, "nielsen": _nielsen, "glorot": _glorot, "xavier": _glorot, "he": _he}
+
+
+def rng_from(seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+# --- the network ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Trace:
+    """What the forward pass stores: per layer z and a, each (N, n_l); X is (N, n_0)."""
+
+    X: Array
+    z: list[Array]
+    a: list[Array]
+
+
+@dataclass
+class Grads:
+    """What the backward pass gives: per-sample δ per layer, ∂C/∂W, ∂C/∂b, ∂C/∂X, and the cost C."""
+
+    delta: list[Array]
+    W: list[Array]
+    b: list[Array]
+    sigma_prime: list[Array]  # σ′(z) per layer, a work buffer for δ = (δ W) ⊙ σ′(z)
+    X: Array | None = None
+    cost: float = float("nan")
+
+    def params(self) -> list[Array]:
+        return [g for pair in zip(self.W, self.b) for g in pair]
+
+
+class Network:
+    """A feed-forward network of any depth.
+
+    ``sizes`` is [n_0, n_1, …, n_L]; ``activations`` one per layer 1 … L (a name, a formula in z, or an
+    :class:`Activation`; a single one is used for every hidden layer and then ``output`` for the last).
+    """
+
+    def __init__(
+        self,
+        sizes: list[int],
+        activations: str | Activation | list = "sigmoid",
+        loss: str | Loss = "quadratic",
+        *,
+        output: str | Activation | None = None,
+        reduction: str = "mean",
+        W: list | None = None,
+        b: list | None = None,
+        init: str = "glorot",
+        seed: int | np.random.Generator = 0,
+        dtype="float64",
+        loss_params: dict | None = None,
+    ):
+        sizes = [int(n) for n in sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise DeltapropError(f"sizes must list at least an input and an output size, all ≥ 1; got {sizes}")
+        L = len(sizes) - 1
+        if isinstance(activations, (list, tuple)):
+            acts = list(activations)
+            if output is not None:
+                acts = acts + [output] if len(acts) == L - 1 else acts
+        else:
+            acts = [activations] * (L - 1) + [output if output is not None else activations]
+        if len(acts) != L:
+            raise DeltapropError(f"{L} layers need {L} activations, got {len(acts)}")
+        self.sizes = sizes
+        self.activations: list[Activation] = [act_mod.get(s) for s in acts]
+        for i, g in enumerate(self.activations[:-1]):
+            if not g.elementwise:
+                raise DeltapropError(f"layer {i + 1}: {g.name} is for an output layer only")
+        self.loss: Loss = loss_mod.get(loss, **(loss_params or {}))
+        if reduction not in REDUCTIONS:
+            raise DeltapropError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
+        self.dtype = as_dtype(dtype)
+        if init not in INITS:
+            raise DeltapropError(f"unknown init scheme {init!r}; choose from {sorted(INITS)}")
+        self.init = init
+        rng = rng_from(seed)
+        self.W: list[Array] = []
+        self.b: list[Array] = []
+        for l in range(L):
+            n_in, n_out = sizes[l], sizes[l + 1]
+            W0, b0 = INITS[init](rng, n_out, n_in)
+            Wl = W0 if W is None or W[l] is None else _shaped(W[l], (n_out, n_in), f"layer {l + 1} weights")
+            bl = b0 if b is None or b[l] is None else _shaped(b[l], (n_out,), f"layer {l + 1} bias")
+            self.W.append(np.array(Wl, dtype=self.dtype, order="C"))
+            self.b.append(np.array(bl, dtype=self.dtype))
+
+    # ---- structure ----
+    @property
+    def L(self) -> int:
+        return len(self.W)
+
+    def params(self) -> list[Array]:
+        """[W1, b1, W2, b2, …]: the arrays themselves (optimizers update them in place)."""
+        return [p for pair in zip(self.W, self.b) for p in pair]
+
+    def param_names(self) -> list[str]:
+        return [f"{k}{l + 1}" for l in range(self.L) for k in ("W", "b")]
+
+    @property
+    def analytic(self) -> bool:
+        """Whether every function is holomorphic, so the complex-step check applies."""
+        return self.loss.analytic and all(g.analytic for g in self.activations)
+
+    @property
+    def fused(self):
+        return loss_mod.fused(self.activations[-1].name, self.loss)
+
+    def astype(self, dtype) -> Network:
+        net = object.__new__(Network)
+        net.__dict__.update(self.__dict__)
+        net.dtype = np.dtype(dtype)
+        net.W = [w.astype(dtype) for w in self.W]
+        net.b = [v.astype(dtype) for v in self.b]
+        return net
+
+    def _input(self, X, name="X") -> Array:
+        X = np.asarray(X)
+        if X.ndim == 1:
+            X = X[None, :]
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise DeltapropError(f"{name} must have shape (N, {self.sizes[0]}), got {X.shape}")
+        if X.dtype != self.dtype and not np.iscomplexobj(X):
+            X = X.astype(self.dtype)
+        return X
+
+    def _target(self, T, N) -> Array:
+        T = np.asarray(T)
+        if T.ndim == 1 and self.sizes[-1] == 1 and T.shape[0] == N:
+            T = T[:, None]
+        elif T.ndim == 1:
+            T = T[None, :]
+        if T.shape != (N, self.sizes[-1]):
+            raise DeltapropError(f"T must have shape ({N}, {self.sizes[-1]}), got {T.shape}")
+        return T.astype(self.dtype) if T.dtype != self.dtype else T
+
+    # ---- forward ----
+    def forward(self, X, trace: Trace | None = None) -> Trace:
+        """Store z and a of every layer for the batch X (N, n_0)."""
+        X = self._input(X)
+        if trace is None or trace.X.shape != X.shape or trace.z[0].dtype != np.result_type(X, self.W[0]):
+            dt = np.result_type(X, self.W[0])
+            N = X.shape[0]
+            trace = Trace(X, [np.empty((N, n), dt) for n in self.sizes[1:]],
+                          [np.empty((N, n), dt) for n in self.sizes[1:]])
+        trace.X = X
+        a_prev = X
+        for W, b, g, z, a in zip(self.W, self.b, self.activations, trace.z, trace.a):
+            np.matmul(a_prev, W.T, out=z)
+            z += b
+            g.f(z, out=a)
+            a_prev = a
+        return trace
+
+    def predict(self, X) -> Array:
+        """The output activations aᴸ, (N, n_L)."""
+        return self.forward(X).a[-1]
+
+    def cost_per_sample(self, trace: Trace, T) -> Array:
+        T = self._target(T, trace.X.shape[0])
+        fused = self.fused
+        return fused(trace.z[-1], T) if fused else self.loss.value(trace.a[-1], T)
+
+    def cost(self, X, T) -> float:
+        c = self.cost_per_sample(self.forward(X), T)
+        return c.mean() if self.reduction == "mean" else c.sum()
+
+    # ---- backward ----
+    def backward(self, trace: Trace, T, grads: Grads | None = None, *, input_grad: bool = True) -> Grads:
+        """δ of every layer, ∂C/∂W, ∂C/∂b and (with ``input_grad``) ∂C/∂X for the batch in ``trace``."""
+        N = trace.X.shape[0]
+        T = self._target(T, N)
+        if grads is None or grads.delta[0].shape != trace.z[0].shape or grads.delta[0].dtype != trace.z[0].dtype:
+            dt = trace.z[0].dtype
+            grads = Grads([np.empty_like(z) for z in trace.z], [np.empty(W.shape, dt) for W in self.W],
+                          [np.empty(b.shape, dt) for b in self.b], [np.empty_like(z) for z in trace.z])
+        s = 1.0 / N if self.reduction == "mean" else 1.0
+        z, a, delta = trace.z, trace.a, grads.delta
+        if self.loss.check is not None:
+            self.loss.check(a[-1], T)
+        if self.fused:
+            np.subtract(a[-1], T, out=delta[-1])  # canonical pair: δᴸ = a − t
+        else:
+            self.activations[-1].delta(z[-1], a[-1], self.loss.grad(a[-1], T), delta[-1], grads.sigma_prime[-1])
+        for l in range(self.L - 1, -1, -1):
+            a_prev = trace.X if l == 0 else a[l - 1]
+            np.matmul(delta[l].T, a_prev, out=grads.W[l])  # ∂C/∂W = s δᵀ a_prev
+            np.sum(delta[l], axis=0, out=grads.b[l])  # ∂C/∂b = s Σ δ
+            if s != 1.0:
+                grads.W[l] *= s
+                grads.b[l] *= s
+            if l > 0:
+                dc_da = np.matmul(delta[l], self.W[l], out=delta[l - 1])  # ∂c/∂a[l-1] = δ W
+                self.activations[l - 1].delta(z[l - 1], a[l - 1], dc_da, delta[l - 1], grads.sigma_prime[l - 1])
+            elif input_grad:
+                grads.X = np.matmul(delta[0], self.W[0]) * s
+        fused = self.fused
+        c = fused(z[-1], T) if fused else self.loss.value(a[-1], T)
+        grads.cost = c.mean() if self.reduction == "mean" else c.sum()
+        return grads
+
+    def loss_and_grads(self, X, T) -> Grads:
+        """Forward and backward on one batch; the cost is ``grads.cost``."""
+        return self.backward(self.forward(X), T)
+
+    def __repr__(self) -> str:
+        acts = ", ".join(g.name for g in self.activations)
+        return f"Network(sizes={self.sizes}, activations=[{acts}], loss={self.loss.name!r}, dtype={self.dtype.name})"
+
+
+def _shaped(value, shape, what) -> Array:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise DeltapropError(f"{what}: not a numeric array ({e})") from None
+    if arr.shape != shape:
+        raise DeltapropError(f"{what} must have shape {shape}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise DeltapropError(f"{what} contains NaN or Inf")
+    return arr

@@ -1,0 +1,198 @@
+"""Losses c(a, t) of one sample, each with its gradient ∂c/∂a, and the likelihood each one comes from.
+
+A :class:`Loss` gives ``value(a, t)`` (N,) — one c per sample, summed over the outputs — and ``grad(a, t)``
+(N, n) = ∂c/∂a. The batch cost C is the mean of the c's (reduction "mean", seeds 000 and 002) or their sum
+("sum", seed 003); the engine applies that.
+
+Three output/loss pairs are *canonical*: the loss is the negative log-likelihood of the distribution whose
+natural parameter is z, so δᴸ = ∂c/∂zᴸ = a − t exactly (seed 003, exercises i and k):
+
+    softmax  + cross_entropy         (categorical likelihood)
+    sigmoid  + binary_cross_entropy  (Bernoulli likelihood)
+    identity + quadratic             (Gaussian likelihood with σ² = 1)
+
+For those pairs :data:`FUSED` computes c straight from the logits z (log-sum-exp, softplus), so logits of
+±1000 give finite values, and the engine uses δᴸ = a − t. Every other pairing goes through
+δᴸ = ∇ₐc ⊙ σ′(zᴸ) (or the softmax Jacobian).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import DeltapropError
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Loss:
+    name: str
+    value: Callable[[Array, Array], Array]  # (a, t) -> c per sample, (N,)
+    grad: Callable[..., Array]  # (a, t, out=None) -> ∂c/∂a, (N, n)
+    analytic: bool = True
+    formula: str | None = None  # the loss of one output in a and t, SymPy text (for derivations)
+    params: dict = field(default_factory=dict)
+    check: Callable[[Array, Array], None] | None = None  # raises DeltapropError where c is undefined
+
+
+def _floor(a: Array) -> Array:
+    # log a and t/a are finite for every a > 0; an a that underflowed to 0 is lifted to the smallest normal
+    # number so that c and ∂c/∂a stay finite (values that small are infinite on any other path).
+    if np.iscomplexobj(a):
+        return a
+    return np.maximum(a, np.finfo(a.dtype).tiny)
+
+
+def _quadratic(a, t):
+    d = a - t
+    return 0.5 * np.sum(d * d, axis=1)
+
+
+def _quadratic_grad(a, t, out=None):
+    return np.subtract(a, t, out=out)
+
+
+def _cross_entropy(a, t):
+    return -np.sum(t * np.log(_floor(a)), axis=1)
+
+
+def _cross_entropy_grad(a, t, out=None):
+    out = np.divide(t, _floor(a), out=out)
+    return np.negative(out, out=out)
+
+
+def _one_minus(a):
+    return _floor(1 - a) if not np.iscomplexobj(a) else 1 - a
+
+
+def _bce(a, t):
+    return -np.sum(t * np.log(_floor(a)) + (1 - t) * np.log(_one_minus(a)), axis=1)
+
+
+def _bce_grad(a, t, out=None):
+    return np.divide(a - t, _floor(a) * _one_minus(a), out=out)
+
+
+def _itakura_saito(a, t):
+    r = t / _floor(a)
+    return np.sum(r - np.log(r) - 1, axis=1)
+
+
+def _itakura_saito_grad(a, t, out=None):
+    a = _floor(a)
+    return np.divide(a - t, a * a, out=out)  # ∂/∂a (t/a − log t + log a − 1) = −t/a² + 1/a
+
+
+def _positive(what: str) -> Callable[[Array, Array], None]:
+    def check(a: Array, t: Array) -> None:
+        if np.any(np.asarray(t) <= 0):
+            raise DeltapropError(f"{what}: every target t must be > 0 (log(t/a) is undefined otherwise)")
+        if np.any(np.asarray(a).real <= 0):
+            raise DeltapropError(
+                f"{what}: every output a must be > 0 (log(t/a) is undefined otherwise); "
+                "use a positive output activation such as square, softplus or exp(z)"
+            )
+
+    return check
+
+
+def gaussian_nll(sigma2: float = 1.0) -> Loss:
+    """c = (D/2) log 2πσ² + ‖a − t‖²/(2σ²): −log N(t | a, σ²I) (seed 003, exercise e)."""
+    sigma2 = float(sigma2)
+    if not sigma2 > 0 or not np.isfinite(sigma2):
+        raise DeltapropError(f"gaussian_nll: sigma2 must be a finite number > 0, got {sigma2}")
+
+    def value(a, t):
+        d = a - t
+        return 0.5 * a.shape[1] * np.log(2 * np.pi * sigma2) + np.sum(d * d, axis=1) / (2 * sigma2)
+
+    def grad(a, t, out=None):
+        out = np.subtract(a, t, out=out)
+        out /= sigma2
+        return out
+
+    formula = f"log(2*pi*{sigma2!r})/2 + (a - t)**2/(2*{sigma2!r})"
+    return Loss("gaussian_nll", value, grad, formula=formula, params={"sigma2": sigma2})
+
+
+LOSSES: dict[str, Loss] = {
+    "quadratic": Loss("quadratic", _quadratic, _quadratic_grad, formula="(a - t)**2/2"),
+    "cross_entropy": Loss("cross_entropy", _cross_entropy, _cross_entropy_grad, formula="-t*log(a)"),
+    "binary_cross_entropy": Loss(
+        "binary_cross_entropy", _bce, _bce_grad, formula="-t*log(a) - (1 - t)*log(1 - a)"
+    ),
+    "gaussian_nll": gaussian_nll(1.0),
+    "itakura_saito": Loss(
+        "itakura_saito",
+        _itakura_saito,
+        _itakura_saito_grad,
+        formula="t/a - log(t/a) - 1",
+        check=_positive("itakura_saito"),
+    ),
+}
+ALIASES = {"mse": "quadratic", "squared_error": "quadratic", "ce": "cross_entropy", "bce": "binary_cross_entropy"}
+
+
+def get(spec: str | Loss, **params) -> Loss:
+    """A loss by name (``gaussian_nll`` takes ``sigma2=``), or from a formula in a and t."""
+    if isinstance(spec, Loss):
+        return spec
+    if not isinstance(spec, str):
+        raise DeltapropError(f"loss must be a name or a formula string, not {type(spec).__name__}")
+    name = ALIASES.get(spec.strip().lower(), spec.strip().lower())
+    if name == "gaussian_nll":
+        unknown = set(params) - {"sigma2"}
+        if unknown:
+            raise DeltapropError(f"gaussian_nll: unknown setting(s) {sorted(unknown)}; it takes sigma2")
+        return gaussian_nll(params.get("sigma2", 1.0))
+    if name in LOSSES:
+        if params:
+            raise DeltapropError(f"loss {name!r} takes no settings, got {sorted(params)}")
+        return LOSSES[name]
+    from . import formulas  # a formula such as "t/a - log(t/a) - 1"
+
+    return formulas.loss(spec)
+
+
+# --- canonical pairs: c from the logits, δᴸ = a − t -----------------------------------------------------------
+
+
+def _logsumexp(z: Array) -> Array:
+    m = np.max(z.real, axis=1, keepdims=True)
+    return (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
+
+
+def _softplus(z: Array) -> Array:
+    if np.iscomplexobj(z):
+        return np.log1p(np.exp(z))
+    return np.logaddexp(0, z)
+
+
+def _softmax_cross_entropy(z, t):
+    # −Σ t log softmax(z) = Σ_k t_k (logsumexp(z) − z_k)
+    return np.sum(t, axis=1) * _logsumexp(z) - np.sum(t * z, axis=1)
+
+
+def _sigmoid_bce(z, t):
+    # −t log σ(z) − (1 − t) log(1 − σ(z)) = softplus(z) − t z
+    return np.sum(_softplus(z) - t * z, axis=1)
+
+
+def _identity_quadratic(z, t):
+    return _quadratic(z, t)
+
+
+FUSED: dict[tuple[str, str], Callable[[Array, Array], Array]] = {
+    ("softmax", "cross_entropy"): _softmax_cross_entropy,
+    ("sigmoid", "binary_cross_entropy"): _sigmoid_bce,
+    ("identity", "quadratic"): _identity_quadratic,
+}
+
+
+def fused(activation_name: str, loss: Loss) -> Callable[[Array, Array], Array] | None:
+    """c(z, t) for a canonical pair (then δᴸ = a − t), or None."""
+    return FUSED.get((activation_name, loss.name))
