@@ -91,7 +91,8 @@ def _positive(what: str) -> Callable[[Array, Array], None]:
     def check(a: Array, t: Array) -> None:
         if np.any(np.asarray(t) <= 0):
             raise DeltapropError(f"{what}: every target t must be > 0 (log(t/a) is undefined otherwise)")
-        if np.any(np.asarray(a).real <= 0):
+        # a = 0 exactly is a positive output that underflowed (σ(−1000)); _floor handles it
+        if np.any(np.asarray(a).real < 0):
             raise DeltapropError(
                 f"{what}: every output a must be > 0 (log(t/a) is undefined otherwise); "
                 "use a positive output activation such as square, softplus or exp(z)"

@@ -36,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as e:  # argparse: --help, --version, or a bad flag (already printed, one line)
+            return e.code if isinstance(e.code, int) else 2
         return args.func(args) or 0
     except DeltapropError as e:
         if debug:
