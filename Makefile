@@ -12,7 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	@# PyTorch is a test oracle and benchmark peer only: take the CPU build where it lies on local disk,
 	@# never a multi-gigabyte download. Without it the torch tests skip themselves.
-	-$(BIN)/python -m pip install -q --no-index torch==2.13.0 2>/dev/null || echo "torch not installed: PyTorch-oracle tests will be skipped"
+	@if $(BIN)/python -m pip download -q --no-index --no-deps torch==2.13.0 -d $(VENV)/.torch-probe >/dev/null 2>&1; \
+	then $(BIN)/python -m pip install -q torch==2.13.0; \
+	else echo "no local CPU build of torch 2.13.0: the PyTorch-oracle tests will be skipped"; fi
+	rm -rf $(VENV)/.torch-probe
 	touch $(STAMP)
 
 setup: $(STAMP)
