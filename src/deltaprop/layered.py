@@ -31,7 +31,10 @@ REDUCTIONS = ("mean", "sum")
 
 
 def as_dtype(dtype) -> np.dtype:
-    key = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    try:
+        key = dtype if isinstance(dtype, str) else np.dtype(dtype).name if isinstance(dtype, (type, np.dtype)) else None
+    except TypeError:
+        key = None
     if key not in DTYPES:
         raise DeltapropError(f"dtype must be float64 or float32, got {dtype!r}")
     return np.dtype(DTYPES[key])
@@ -135,7 +138,7 @@ class Network:
             raise DeltapropError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         self.reduction = reduction
         self.dtype = as_dtype(dtype)
-        if init not in INITS:
+        if not isinstance(init, str) or init not in INITS:
             raise DeltapropError(f"unknown init scheme {init!r}; choose from {sorted(INITS)}")
         self.init = init
         rng = rng_from(seed)

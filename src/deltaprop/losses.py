@@ -103,6 +103,8 @@ def _positive(what: str) -> Callable[[Array, Array], None]:
 
 def gaussian_nll(sigma2: float = 1.0) -> Loss:
     """c = (D/2) log 2πσ² + ‖a − t‖²/(2σ²): −log N(t | a, σ²I) (seed 003, exercise e)."""
+    if isinstance(sigma2, bool) or not isinstance(sigma2, (int, float, np.floating)):
+        raise DeltapropError(f"gaussian_nll: sigma2 must be a number, got {sigma2!r}")
     sigma2 = float(sigma2)
     if not sigma2 > 0 or not np.isfinite(sigma2):
         raise DeltapropError(f"gaussian_nll: sigma2 must be a finite number > 0, got {sigma2}")
@@ -136,6 +138,10 @@ LOSSES: dict[str, Loss] = {
     ),
 }
 ALIASES = {"mse": "quadratic", "squared_error": "quadratic", "ce": "cross_entropy", "bce": "binary_cross_entropy"}
+
+
+def is_name(spec: str) -> bool:
+    return spec.strip().lower() in LOSSES or spec.strip().lower() in ALIASES
 
 
 def get(spec: str | Loss, **params) -> Loss:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import losses as loss_mod
 from .errors import DeltapropError
 from .layered import Network
 
@@ -90,6 +91,9 @@ def loss_spec(doc: dict, source: str) -> tuple[str, dict, str]:
     spec = loss.get("formula", loss.get("name", "quadratic"))
     if not isinstance(spec, str):
         raise DeltapropError(f"{source}: [loss] name/formula must be a string, got {spec!r}")
+    if "formula" not in loss and not loss_mod.is_name(spec):
+        raise DeltapropError(f"{source}: [loss] unknown name {spec!r}; choose from {', '.join(loss_mod.LOSSES)}, "
+                             "or give formula = \"…\" in a and t")
     params = {k: v for k, v in loss.items() if k == "sigma2"}
     reduction = loss.get("reduction", "mean")
     if reduction not in ("mean", "sum"):
