@@ -82,7 +82,7 @@ def targets_from_column(y: Array, where: str, task: str | None = None):
     if task == "regression":
         if not numeric:
             bad = next(v for v in y if not _is_number(v))
-            raise DeltapropError(f"{where}: regression needs numeric targets, found {bad!r}")
+            raise DeltapropError(f"{where}: regression needs numeric targets, found {str(bad)!r}")
         y = y.astype(np.float64)
         if not np.all(np.isfinite(y)):
             raise DeltapropError(f"{where}: targets contain NaN or Inf (row {int(np.argmin(np.isfinite(y))) + 1})")
@@ -92,10 +92,10 @@ def targets_from_column(y: Array, where: str, task: str | None = None):
     if numeric and not np.all(np.isfinite(y)):
         raise DeltapropError(f"{where}: class labels contain NaN or Inf")
     if numeric and not _is_integral(y):
-        raise DeltapropError(f"{where}: class labels must be integers or names, found {y[np.mod(y, 1) != 0][0]!r}")
+        raise DeltapropError(f"{where}: class labels must be integers or names, found {y[np.mod(y, 1) != 0][0].item()!r}")
     values, labels = np.unique(y.astype(np.int64) if numeric else y, return_inverse=True)
     if len(values) < 2:
-        raise DeltapropError(f"{where}: only one class ({values[0]!r}); classification needs at least two")
+        raise DeltapropError(f"{where}: only one class ({values[0].item()!r}); classification needs at least two")
     return one_hot(labels, len(values)), task, [str(v) for v in values]
 
 
@@ -328,7 +328,7 @@ def csv_dataset(path: str | Path, target: str | None = None, task: str | None = 
         y = y_text
         if task == "regression":
             i = next(i for i, v in enumerate(y_text) if not _is_number(v))
-            raise DeltapropError(f"{path}: row {i + 2}, column {target!r}: {y_text[i]!r} is not a number")
+            raise DeltapropError(f"{path}: row {i + 2}, column {target!r}: {str(y_text[i])!r} is not a number")
         if any(v == "" for v in y_text):
             i = int(np.argmax(y_text == ""))
             raise DeltapropError(f"{path}: row {i + 2}, column {target!r}: empty label")
@@ -438,6 +438,25 @@ def load(spec: str | Path, *, target: str | None = None, task: str | None = None
     if task is not None and task != ds.task:
         raise DeltapropError(f"{key} is a {ds.task} data set; --task {task} does not apply")
     return ds
+
+
+def align(ds: Dataset, model, where: str | None = None) -> Array:
+    """The data set's targets in the model's output order (class names matched, not column positions)."""
+    where = where or ds.name
+    if ds.task != model.task:
+        raise DeltapropError(f"{where}: a {ds.task} data set, but the model does {model.task}")
+    if ds.X.shape[1] != model.net.sizes[0]:
+        raise DeltapropError(f"{where}: {ds.X.shape[1]} input columns, but the model takes {model.net.sizes[0]}")
+    if model.task == "regression":
+        if ds.T.shape[1] != model.net.sizes[-1]:
+            raise DeltapropError(f"{where}: {ds.T.shape[1]} targets, but the model gives {model.net.sizes[-1]}")
+        return ds.T
+    index = {c: k for k, c in enumerate(model.classes)}
+    unknown = [c for c in ds.classes if c not in index]
+    if unknown:
+        raise DeltapropError(f"{where}: labels {unknown} are not classes of the model ({', '.join(model.classes)})")
+    labels = np.array([index[ds.classes[k]] for k in ds.labels])
+    return one_hot(labels, len(model.classes))
 
 
 # --- splits and standardization -----------------------------------------------------------------------------

@@ -189,8 +189,21 @@ def build(cfg: TrainConfig, prep: Prepared) -> Network:
 # --- metrics -----------------------------------------------------------------------------------------------------
 
 
-def evaluate(model: Model, X, T) -> dict:
-    """Loss (as trained: network units) and accuracy (classification) or MSE (regression, user units)."""
+def predict(model: Model, X, proba: bool = False) -> Array:
+    """Class indices (N,) — or probabilities (N, K) with ``proba`` — or regression values (N, n_out)."""
+    return model.predict_proba(X) if proba else model.predict(X)
+
+
+def evaluate(model: Model, X, T=None) -> dict:
+    """Loss (as trained: network units) and accuracy (classification) or MSE (regression, user units).
+
+    ``X`` (N, n_in) with ``T`` (N, n_out), or a :class:`~deltaprop.data.Dataset`, whose targets are matched to
+    the model's classes by name.
+    """
+    if T is None:
+        if not isinstance(X, data_mod.Dataset):
+            raise DeltapropError("evaluate needs X and T, or a Dataset")
+        X, T = X.X, data_mod.align(X, model)
     X = np.asarray(X, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
     T = T[:, None] if T.ndim == 1 else T
@@ -445,7 +458,8 @@ def _loop(net, opt, sched, prep: Prepared, cfg: TrainConfig, state: _State, out:
     n_batches = math.ceil(N / B)
     ckpt = out / CHECKPOINT if out is not None else None
     val_model = prep.model
-    with _Interrupts() as interrupts:
+    # overflow is detected below and reported as divergence, so NumPy's own warnings would only repeat it
+    with _Interrupts() as interrupts, np.errstate(over="ignore", invalid="ignore"):
         while state.epoch < cfg.epochs and not state.stopped_early:
             t_start = time.perf_counter()
             if state.perm is None:

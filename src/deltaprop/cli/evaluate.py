@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import data as data_mod
 from .. import modelfile, train
 from ..errors import DeltapropError
@@ -21,30 +19,12 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def aligned_targets(model: modelfile.Model, ds: data_mod.Dataset, where: str) -> np.ndarray:
-    """The data set's targets in the model's output order (class names matched, not column positions)."""
-    if ds.task != model.task:
-        raise DeltapropError(f"{where}: a {ds.task} data set, but the model does {model.task}")
-    if ds.X.shape[1] != model.net.sizes[0]:
-        raise DeltapropError(f"{where}: {ds.X.shape[1]} input columns, but the model takes {model.net.sizes[0]}")
-    if model.task == "regression":
-        if ds.T.shape[1] != model.net.sizes[-1]:
-            raise DeltapropError(f"{where}: {ds.T.shape[1]} targets, but the model gives {model.net.sizes[-1]}")
-        return ds.T
-    index = {c: k for k, c in enumerate(model.classes)}
-    unknown = [c for c in ds.classes if c not in index]
-    if unknown:
-        raise DeltapropError(f"{where}: labels {unknown} are not classes of the model ({', '.join(model.classes)})")
-    labels = np.array([index[ds.classes[k]] for k in ds.labels])
-    return data_mod.one_hot(labels, len(model.classes))
-
-
 def run(args) -> int:
     model = modelfile.load(args.model)
     info = model.info
     seed = int(info.get("seed", 0))
     ds = data_mod.load(args.data, target=args.target, task=model.task, seed=seed, noise=info.get("noise", 0.0))
-    T = aligned_targets(model, ds, args.data)
+    T = data_mod.align(ds, model, args.data)
     X = ds.X
     if args.split != "all":
         if args.data != info.get("data") and ds.name != info.get("data"):
