@@ -21,8 +21,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/deltaprop trace examples/layered_2-3-2.toml
-	$(BIN)/deltaprop gradcheck examples/layered_2-3-2.toml
+	MPLBACKEND=Agg $(BIN)/deltaprop train --data digits
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

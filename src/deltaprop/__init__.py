@@ -3,6 +3,8 @@
     import deltaprop as dp
     net = dp.Network([2, 3, 1], "tanh", "quadratic", output="identity", seed=0)
     grads = net.loss_and_grads(X, T)         # δ, ∂C/∂W, ∂C/∂b, ∂C/∂X and the cost
+    run = dp.fit("digits", epochs=30, out="runs/digits")   # mini-batch training; run.model, run.metrics
+    dp.predict(run.model, X), dp.evaluate(run.model, X, T), dp.load_model("runs/digits/model.npz")
 """
 
 from .activations import ACTIVATIONS, Activation
@@ -10,11 +12,17 @@ from .errors import DeltapropError
 from .gradcheck import GradcheckReport, gradcheck, numeric_gradients
 from .layered import INITS, Grads, Network, Trace
 from .losses import LOSSES, Loss
+from .modelfile import Model
+from .modelfile import load as load_model
 from .netfile import load as load_network
+from .data import Dataset
+from .data import load as load_data
+from .train import Run, TrainConfig, evaluate, fit, predict, resume
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "Activation", "DeltapropError", "GradcheckReport", "gradcheck", "numeric_gradients",
     "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "__version__",
+    "Model", "load_model", "Dataset", "load_data", "Run", "TrainConfig", "evaluate", "fit", "predict", "resume",
 ]

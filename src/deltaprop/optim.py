@@ -45,8 +45,9 @@ class Optimizer:
         if not self._work:
             self._work = [np.empty_like(p) for p in params]
             self._work2 = [np.empty_like(p) for p in params]
-            for n in names:
-                self.state.setdefault(n, [np.zeros_like(p) for p in params])
+        for n in names:  # outside the test above: state loaded before any step may lack a slot
+            if n not in self.state:
+                self.state[n] = [np.zeros_like(p) for p in params]
 
     def _decayed(self, p: Array, g: Array, work: Array) -> Array:
         """g + λθ (L2) in ``work``, or g itself when λ = 0."""

@@ -1,0 +1,200 @@
+"""``deltaprop train``: train a network on a data set, with flags and/or a TOML config file (flags win)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from .. import train as train_mod
+from ..errors import DeltapropError
+
+FLAGS = {  # flag → (TrainConfig field, type, help)
+    "--data": ("data", str, "built-in or synthetic set name, or a .csv / .npz / IDX file (default digits)"),
+    "--target": ("target", str, "CSV target column (default: the last), or the labels file of IDX images"),
+    "--task": ("task", str, "classification or regression (default: from the targets)"),
+    "--noise": ("noise", float, "noise of a synthetic set (Playground: 0–0.5; Bishop: σ of added N(0, σ²))"),
+    "--hidden": ("hidden", str, "hidden layer sizes, e.g. 64,32 (default 256)"),
+    "--activation": ("activation", str, "hidden activation (default relu)"),
+    "--output": ("output", str, "output activation (default: softmax for classes, identity for values)"),
+    "--loss": ("loss", str, "loss (default: cross_entropy for classes, quadratic for values)"),
+    "--init": ("init", str, "weight init: normal, nielsen, glorot, he (default: he for relu, else glorot)"),
+    "--optimizer": ("optimizer", str, "sgd, momentum, nesterov, adam, adamw (default adam)"),
+    "--lr": ("lr", float, "learning rate η (default 0.002)"),
+    "--momentum": ("momentum", float, "momentum μ for sgd/momentum/nesterov"),
+    "--batch-size": ("batch_size", int, "mini-batch size (default 64)"),
+    "--epochs": ("epochs", int, "epochs at most (default 60)"),
+    "--weight-decay": ("weight_decay", float, "L2 weight decay λ (decoupled for adamw)"),
+    "--schedule": ("schedule", str, "learning-rate schedule: constant, step, cosine"),
+    "--step-size": ("step_size", int, "step schedule: epochs between decays"),
+    "--gamma": ("gamma", float, "step schedule: decay factor"),
+    "--seed": ("seed", int, "seed of the split, the initial weights and the shuffling (default 0)"),
+    "--val-split": ("val_split", float, "fraction held out for validation (default 0.1)"),
+    "--test-split": ("test_split", float, "fraction held out for the test (default 0.2)"),
+    "--early-stopping": ("early_stopping", int, "patience in epochs on the validation loss; 0: off (default 10)"),
+    "--dtype": ("dtype", str, "float64 or float32"),
+    "--checkpoint-every": ("checkpoint_every", int, "epochs between checkpoints (default 1)"),
+}
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a network by mini-batch gradient descent and save the run")
+    p.add_argument("--config", metavar="FILE.toml", help="settings file; flags given here win")
+    for flag, (_, typ, help_) in FLAGS.items():
+        p.add_argument(flag, type=typ, default=None, help=help_)
+    p.add_argument("--out", metavar="DIR", help="run directory (default runs/DATA-TIME)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress, only the final lines")
+    p.add_argument("--stop-after-epoch", type=int, help=__import__("argparse").SUPPRESS)  # test hook
+    p.set_defaults(func=run)
+
+
+def read_config(path: str) -> dict:
+    import tomllib
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DeltapropError(f"{path}: no such config file") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise DeltapropError(f"{path}: invalid TOML: {e}") from None
+    known = {f.name for f in fields(train_mod.TrainConfig)}
+    out = {}
+    for k, v in doc.items():
+        key = k.replace("-", "_")
+        if key not in known:
+            raise DeltapropError(f"{path}: unknown setting {k!r}; known: {', '.join(sorted(known))}")
+        out[key] = v
+    return out
+
+
+def parse_hidden(text) -> list[int]:
+    if isinstance(text, list):
+        return text
+    try:
+        sizes = [int(s) for s in str(text).replace(" ", "").split(",") if s]
+    except ValueError:
+        raise DeltapropError(f"--hidden must be comma-separated layer sizes such as 64,32, got {text!r}") from None
+    if not sizes:
+        raise DeltapropError("--hidden needs at least one layer size")
+    return sizes
+
+
+def run(args) -> int:
+    from .. import train as tr
+
+    quiet = args.quiet
+    settings = read_config(args.config) if args.config else {}
+    for flag, (key, _, _) in FLAGS.items():
+        v = getattr(args, key)
+        if v is not None:
+            settings[key] = v
+    if "hidden" in settings:
+        settings["hidden"] = parse_hidden(settings["hidden"])
+    reporter = Reporter(quiet)
+    try:
+        if args.resume:
+            extra = sorted(set(settings) - {"epochs"})
+            if extra or args.out:
+                raise DeltapropError("--resume continues a run with its saved settings; only --epochs may be given")
+            result = tr.resume(args.resume, progress=reporter, stop_after_epoch=args.stop_after_epoch,
+                               epochs=settings.get("epochs"))
+        else:
+            cfg = tr.config_from(settings)
+            out = Path(args.out) if args.out else default_out(cfg.data)
+            reporter.start(cfg, out)
+            result = tr.fit(cfg.data, cfg, out=out, progress=reporter, stop_after_epoch=args.stop_after_epoch)
+    except tr.TrainingInterrupted as e:
+        reporter.close()
+        print(f"deltaprop: {e}", file=sys.stderr)
+        return 130
+    finally:
+        reporter.close()
+    if result.stopped_after is not None:
+        print(f"stopped after epoch {result.stopped_after}; continue with deltaprop train --resume {result.out}")
+        return 0
+    summary(result, quiet)
+    return 0
+
+
+def default_out(data: str) -> Path:
+    name = Path(data).stem if ("/" in data or "." in data) else data
+    base = Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, k = base, 1
+    while out.exists():
+        k += 1
+        out = base.with_name(f"{base.name}-{k}")
+    return out
+
+
+class Reporter:
+    """Progress after each epoch: a rich progress bar on a terminal; in logs (not a TTY) one line per tenth
+    of the run; nothing with --quiet."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.tty = sys.stdout.isatty()
+        self.bar = None
+        self.task = None
+
+    def start(self, cfg, out) -> None:
+        if not self.quiet:
+            print(f"training on {cfg.data}; run directory {out}")
+
+    def _open(self, cfg) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.description}"),
+                            TimeElapsedColumn(), transient=False)
+        self.bar.start()
+        self.task = self.bar.add_task("", total=cfg.epochs)
+
+    def __call__(self, record: dict, cfg) -> None:
+        if self.quiet:
+            return
+        text = f"loss {record['train_loss']:.4g}"
+        if "val_loss" in record:
+            text += f"  val loss {record['val_loss']:.4g}"
+        for k in ("val_accuracy", "val_mse"):
+            if k in record:
+                text += f"  {k.replace('_', ' ')} {record[k]:.4g}"
+        if self.tty:
+            if self.bar is None:
+                self._open(cfg)
+            self.bar.update(self.task, completed=record["epoch"], description=text)
+        else:
+            every = max(1, cfg.epochs // 10)
+            if record["epoch"] % every == 0 or record["epoch"] == 1 or record["epoch"] == cfg.epochs:
+                print(f"epoch {record['epoch']}/{cfg.epochs}  {text}", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def summary(result, quiet: bool) -> None:
+    m = result.metrics
+    metric = "accuracy" if m["task"] == "classification" else "mse"
+    if not quiet:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{m['data']}: {m['epochs_run']} epochs",
+                      caption=f"stopped early; weights of epoch {m['best_epoch']}" if m.get("stopped_early") else None)
+        for col in ("split", "samples", "loss", metric):
+            table.add_column(col, justify="right")
+        for part in ("train", "val", "test"):
+            if f"{part}_loss" in m:
+                table.add_row(part, str(m[f"n_{part}"]), f"{m[f'{part}_loss']:.4g}", _fmt(m[f"{part}_{metric}"], metric))
+        Console().print(table)
+    best = next((p for p in ("test", "val", "train") if f"{p}_{metric}" in m), None)
+    print(f"{best} {metric}: {_fmt(m[f'{best}_{metric}'], metric)}  ({m['seconds']:.1f} s)  run directory: "
+          f"{result.out}")
+
+
+def _fmt(v: float, metric: str) -> str:
+    return f"{100 * v:.2f} %" if metric == "accuracy" else f"{v:.4g}"

@@ -1,0 +1,135 @@
+"""The training loop: determinism, resume bit for bit, divergence, interrupts, early stopping, and the
+defaults' promises on digits and on Bishop's sine."""
+
+import json
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+from deltaprop import train
+from deltaprop.errors import DeltapropError
+
+SMALL = dict(hidden=[6], epochs=6, batch_size=16, lr=0.01, early_stopping=0)  # wine: 178 samples, ~8 batches
+
+
+def params(run):
+    return [p.copy() for p in run.model.net.params()]
+
+
+def same(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_same_seed_same_weights_bit_for_bit():
+    a = dp.fit("wine", seed=3, **SMALL)
+    b = dp.fit("wine", seed=3, **SMALL)
+    c = dp.fit("wine", seed=4, **SMALL)
+    assert same(params(a), params(b))
+    assert not same(params(a), params(c))
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "nesterov"])
+def test_resume_after_three_epochs_equals_six_straight(tmp_path, optimizer):
+    settings = dict(SMALL, optimizer=optimizer, schedule="cosine", weight_decay=1e-3, val_split=0.2,
+                    early_stopping=50)
+    straight = dp.fit("wine", out=tmp_path / "a", **settings)
+    first = dp.fit("wine", out=tmp_path / "b", stop_after_epoch=3, **settings)
+    assert first.stopped_after == 3 and not (tmp_path / "b" / "model.npz").exists()
+    resumed = dp.resume(tmp_path / "b")
+    assert same(params(straight), params(resumed))
+    lines = [json.loads(s) for s in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    ref = [json.loads(s) for s in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    drop = lambda r: {k: v for k, v in r.items() if k != "seconds"}
+    assert [drop(r) for r in lines] == [drop(r) for r in ref]
+    assert [r["epoch"] for r in lines] == [1, 2, 3, 4, 5, 6]
+
+
+class InterruptAfter:
+    """Stands in for the Ctrl-C handler: the flag turns on after ``n`` mini-batches."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    @property
+    def flag(self):
+        self.n -= 1
+        return self.n < 0
+
+
+def test_interrupt_mid_epoch_saves_a_checkpoint_and_resume_is_exact(tmp_path, monkeypatch):
+    straight = dp.fit("wine", out=tmp_path / "a", **SMALL)
+    monkeypatch.setattr(train, "_Interrupts", lambda: InterruptAfter(19))  # epoch 3, batch 4 of 8
+    with pytest.raises(train.TrainingInterrupted, match=r"epoch 3, batch 4.*--resume"):
+        dp.fit("wine", out=tmp_path / "b", **SMALL)
+    monkeypatch.undo()
+    resumed = dp.resume(tmp_path / "b")
+    assert same(params(straight), params(resumed))
+
+
+def test_divergence_names_epoch_and_batch_and_keeps_the_run(tmp_path):
+    with pytest.raises(DeltapropError, match=r"diverged in epoch \d+, batch \d+.*smaller learning rate"):
+        dp.fit("diabetes", out=tmp_path, optimizer="sgd", lr=1e3, epochs=5, early_stopping=0)
+    assert (tmp_path / "config.toml").exists() and (tmp_path / "metrics.jsonl").exists()
+
+
+def test_divergence_after_good_epochs_keeps_their_checkpoint(tmp_path, monkeypatch):
+    real = train._finite_grads
+    calls = {"n": 0}
+
+    def poisoned(grads):  # a NaN gradient appears in the 20th mini-batch (epoch 3)
+        calls["n"] += 1
+        return real(grads) and calls["n"] != 20
+
+    monkeypatch.setattr(train, "_finite_grads", poisoned)
+    with pytest.raises(DeltapropError, match=r"epoch 3, batch 4: the gradient is NaN or Inf"):
+        dp.fit("wine", out=tmp_path, **SMALL)
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(s)["epoch"] for s in lines] == [1, 2]
+    with np.load(tmp_path / "checkpoint.npz", allow_pickle=False) as f:
+        meta = json.loads(f["meta"].tobytes().decode())
+        assert meta["state"]["epoch"] == 2 and np.all(np.isfinite(f["W1"]))
+
+
+def test_early_stopping_restores_the_best_weights(tmp_path):
+    run = dp.fit("iris", out=tmp_path, hidden=[32], lr=0.05, epochs=300, early_stopping=5)
+    m = run.metrics
+    assert m["stopped_early"] and m["epochs_run"] == m["best_epoch"] + 5
+    best = min(r["val_loss"] for r in run.history)
+    assert m["val_loss"] == pytest.approx(best, rel=1e-12)
+
+
+def test_evaluate_and_predict_api():
+    run = dp.fit("iris", epochs=30, seed=0)
+    ds = dp.load_data("iris")
+    m = dp.evaluate(run.model, ds)
+    acc = np.mean(dp.predict(run.model, ds.X) == ds.labels)
+    assert m["accuracy"] == pytest.approx(acc)
+    P = dp.predict(run.model, ds.X, proba=True)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    assert acc > 0.8
+
+
+def test_fit_on_arrays_and_float32():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 2))
+    y = (X[:, 0] > 0).astype(int)
+    run = dp.fit((X, y), hidden=[8], epochs=20, lr=0.01, dtype="float32")
+    assert run.model.net.dtype == np.float32 and run.metrics["test_accuracy"] > 0.85
+
+
+def test_sine_fits_as_in_bishops_figure(tmp_path):
+    run = dp.fit("sine", out=tmp_path, hidden=[3], activation="tanh")
+    assert run.metrics["train_mse"] <= 2e-3
+    assert (tmp_path / "curves.png").stat().st_size > 10_000
+
+
+def test_digits_defaults_reach_97_percent():
+    run = dp.fit("digits")
+    assert run.metrics["test_accuracy"] >= 0.97
