@@ -12,7 +12,7 @@ import sys
 
 from ..errors import DeltapropError
 
-COMMANDS = ("trace", "gradcheck")  # modules of this package, in the order --help lists them
+COMMANDS = ("trace", "gradcheck", "derive")  # modules of this package, in the order --help lists them
 
 
 class _Parser(argparse.ArgumentParser):
