@@ -65,6 +65,10 @@ def numbers(d: S.Deriver, e: sp.Expr) -> sp.Expr:
     return e.xreplace({s: _num(d.values[s.name]) for s in e.free_symbols if s.name in d.values})
 
 
+def nums(d: S.Deriver, e: sp.Expr) -> str:
+    return sp.latex(numbers(d, e), mul_symbol="dot")
+
+
 def render(d: S.Deriver, r: S.Derivation, fmt: str, notation: str, expanded: bool, lr: float | None) -> str:
     m = S.renamer(notation, d)
     L = "L"
@@ -106,9 +110,9 @@ def render(d: S.Deriver, r: S.Derivation, fmt: str, notation: str, expanded: boo
                       f"\\frac{{\\partial {sp.latex(m[d.a[k]])}}}{{\\partial {sp.latex(m[zk])}}} = {show(delta)} $$", ""]
         lines += ["**Backward, neuron by neuron** (δ_j = σ′(z_j) Σ_k w_jk δ_k):", ""]
         for s, rec, _, v in r.steps:
-            lines.append(f"$$ {dname(s)} = {show(rec)} = {sp.latex(numbers(d, rec), mul_symbol="dot")} = {v:.6g} $$")
+            lines.append(f"$$ {dname(s)} = {show(rec)} = {nums(d, rec)} = {v:.6g} $$")
         lines += ["", "**The chain rule for the target.**", "",
-                  f"$$ {lhs} = {show(r.head)} = {sp.latex(numbers(d, r.head), mul_symbol="dot")} $$", "",
+                  f"$$ {lhs} = {show(r.head)} = {nums(d, r.head)} $$", "",
                   "**Written out in full and simplified:**", "", f"$$ {lhs} = {show(simplified)} $$", "",
                   f"**Value at the sample:** $${lhs} = {r.value:.10g}$$".replace("$$", "$")]
         if lr is not None and r.kind in ("w", "b"):
