@@ -18,3 +18,16 @@ __all__ = [
     "ACTIVATIONS", "Activation", "DeltapropError", "GradcheckReport", "gradcheck", "numeric_gradients",
     "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "__version__",
 ]
+
+# neuron graphs, formulas and derivations (issue 4). SymPy is imported only when a derivation is asked for.
+from .graph import GraphGrads, GraphNetwork, GraphTrace  # noqa: E402
+
+__all__ += ["GraphNetwork", "GraphTrace", "GraphGrads", "derive", "likelihood"]
+
+
+def __getattr__(name):
+    if name in ("derive", "likelihood"):
+        from . import symbolic
+
+        return getattr(symbolic, name)
+    raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")

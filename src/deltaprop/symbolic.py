@@ -432,3 +432,8 @@ BATCH_RULES = [
     r"\delta_{nj}^{(L)} = \frac{\partial E_n}{\partial a_{nj}^{(L)}} = y_{nj} - t_{nj} \text{ (canonical pairs)}",
     r"\delta_{nj}^{(l)} = h_l'(a_{nj}^{(l)}) \sum_{k} w_{kj}^{(l+1)} \delta_{nk}^{(l+1)}",
 ]
+
+
+def derive(net: GraphNetwork, X, T, wrt: str) -> Derivation:
+    """∂L/∂(wrt) of ``net`` at the one sample (X, T): ``wrt`` as z3, a3, b6, w36 (or z_h1, w_h1_o1)."""
+    return Deriver(net, X, T).derive(wrt)
