@@ -116,6 +116,9 @@ HOSTILE = [
     "True",
     "sympify('z')",
     "Symbol('x')",
+    "z + sqrt(-1)",
+    "z/0",
+    "log(0)*z",
 ]
 
 

@@ -89,7 +89,10 @@ def parse(text: str, variables: dict[str, sp.Symbol], what: str = "formula") -> 
     nodes = sum(1 for _ in ast.walk(tree))
     if nodes > MAX_NODES:
         raise DeltapropError(f"{what} is too large ({nodes} syntax nodes; the limit is {MAX_NODES})")
-    return _Builder(text, variables, what).build(tree.body, 0)
+    expr = _Builder(text, variables, what).build(tree.body, 0)
+    if expr.has(sp.I, sp.zoo, sp.oo, -sp.oo, sp.nan):  # sqrt(-1), 1/0, log(0): not a real function
+        raise DeltapropError(f"{what} {text!r} is complex, infinite or undefined (e.g. sqrt(-1), 1/0, log(0))")
+    return expr
 
 
 class _Builder:
