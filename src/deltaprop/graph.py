@@ -19,6 +19,7 @@ State is stored neuron-major: Z, A, δ are (n_neurons, N), a row per neuron, a c
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,9 +90,7 @@ class GraphNetwork:
         self.source = source
         ids = [*inputs, *neurons]
         if len(set(ids)) != len(ids):
-            seen, twice = set(), []
-            for i in ids:
-                (twice.append(i) if i in seen else seen.add(i))
+            twice = [i for i, count in Counter(ids).items() if count > 1]
             raise DeltapropError(f"{source}: neuron(s) given twice: {', '.join(map(repr, twice))}")
         index = {i: k for k, i in enumerate(ids)}
         n_in, n = len(inputs), len(ids)
@@ -349,7 +348,9 @@ def _edge_products(d: Array, a_src: Array, rows: Array, cols: Array, out: Array)
 
 
 def _positions(ids, index: dict, source: str, what: str) -> Array:
-    if isinstance(ids, np.ndarray) and ids.dtype.kind in "iu":
+    if isinstance(ids, np.ndarray) and ids.dtype.kind in "iu":  # positions already (the benchmark's graphs)
+        if ids.size and (ids.min() < 0 or ids.max() >= len(index)):
+            raise DeltapropError(f"{source}: weight {what} a neuron position outside 0 … {len(index) - 1}")
         return ids.astype(np.int64)
     try:
         return np.array([index[i] for i in ids], dtype=np.int64)
