@@ -26,3 +26,16 @@ __all__ = [
     "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "__version__",
     "Model", "load_model", "Dataset", "load_data", "Run", "TrainConfig", "evaluate", "fit", "predict", "resume",
 ]
+
+# neuron graphs, formulas and derivations (issue 4). SymPy is imported only when a derivation is asked for.
+from .graph import GraphGrads, GraphNetwork, GraphTrace  # noqa: E402
+
+__all__ += ["GraphNetwork", "GraphTrace", "GraphGrads", "derive", "likelihood"]
+
+
+def __getattr__(name):
+    if name in ("derive", "likelihood"):
+        from . import symbolic
+
+        return getattr(symbolic, name)
+    raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")

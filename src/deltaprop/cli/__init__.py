@@ -12,7 +12,7 @@ import sys
 
 from ..errors import DeltapropError
 
-COMMANDS = ("trace", "gradcheck", "train", "evaluate", "predict")  # modules of this package, in the order --help lists them
+COMMANDS = ("train", "evaluate", "predict", "trace", "derive", "gradcheck")  # modules here, in --help order
 
 
 class _Parser(argparse.ArgumentParser):
