@@ -133,3 +133,23 @@ def test_gradcheck_command(capsys):
     report = json.loads(out)
     assert code == 0 and report["ok"] and report["method"] == "complex" and report["max_error"] < 1e-12
     assert set(report["errors"]) == {"W1", "b1", "W2", "b2"}
+
+
+def test_gradcheck_of_a_neuron_file_without_a_sample(tmp_path, capsys):
+    exam = (Path(__file__).parent.parent / "examples" / "exam_004.toml").read_text()
+    no_sample = write(tmp_path, exam.split("[sample]")[0])
+    code, out, _ = run_cli(["gradcheck", no_sample, "--json", "--samples", "3"], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["ok"] and set(report["errors"]) == {"w", "b"}
+
+
+def test_gradcheck_refuses_a_batch_where_the_loss_is_undefined(capsys):
+    code, _, err = run_cli(["gradcheck", Path(__file__).parent.parent / "examples" / "exam_004.toml",
+                            "--x", "0.7,-1.2", "--t", "-1.5"], capsys)
+    assert code == 2 and ("undefined" in err or "> 0" in err)
+
+
+def test_output_into_a_closed_pipe_is_quiet():
+    proc = subprocess.run(f"{sys.executable} -m deltaprop trace {EXAMPLE} | head -c 10 >/dev/null", shell=True,
+                          capture_output=True, text=True)
+    assert "Traceback" not in proc.stderr and "error" not in proc.stderr

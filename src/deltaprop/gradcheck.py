@@ -93,7 +93,11 @@ def gradcheck(net, X, T, method: str = "auto", h: float | None = None) -> Gradch
     if method == "auto":
         method = "complex" if getattr(net, "analytic", False) else "central"
     net64 = net.astype(np.float64)
-    grads = net64.loss_and_grads(np.asarray(X, np.float64), T)
+    with np.errstate(all="ignore"):
+        grads = net64.loss_and_grads(np.asarray(X, np.float64), T)
+    if not np.isfinite(grads.cost):
+        raise DeltapropError(f"the cost is {grads.cost} on this batch: the loss is undefined there "
+                             "(check the targets and the output activation), so there is no gradient to check")
     report = GradcheckReport(method)
     for name, g_bp, g_num in zip(net64.param_names(), grads.params(), numeric_gradients(net64, X, T, method, h)):
         report.errors[name] = relative_error(g_bp, g_num)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ..errors import DeltapropError
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"deltaprop: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `deltaprop trace … | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         print("deltaprop: interrupted", file=sys.stderr)
         return 130

@@ -39,27 +39,25 @@ def run(args) -> int:
 
 
 def _default_batch(net, doc, args):
-    sample = netfile.sample(doc, str(args.file)) if "layer" in doc else None
-    if sample is not None:
-        return sample
-    if hasattr(net, "default_batch"):  # neuron graphs carry their own [sample]
-        return net.default_batch(doc)
+    if "sample" in doc:  # the file's own sample, in either form
+        return net.default_batch(doc) if hasattr(net, "default_batch") else netfile.sample(doc, str(args.file))
     if args.samples < 1:
         raise DeltapropError("--samples must be ≥ 1")
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((args.samples, net.sizes[0]))
-    T = random_targets(net, rng, args.samples)
+    n_in, n_out = (net.sizes[0], net.sizes[-1]) if hasattr(net, "sizes") else (net.n_inputs, len(net.outputs))
+    X = rng.standard_normal((args.samples, n_in))
+    T = random_targets(net.loss.name, rng, args.samples, n_out)
     return X, T
 
 
-def random_targets(net, rng, n: int) -> np.ndarray:
-    """Targets valid for the network's loss: one-hot rows for cross-entropy, (0, 1) or > 0 where needed."""
-    k = net.sizes[-1]
-    name = net.loss.name
+def random_targets(name: str, rng, n: int, k: int) -> np.ndarray:
+    """Targets valid for the loss: one-hot rows for cross-entropy, (0, 1) or > 0 where needed."""
     if name == "cross_entropy":
         return np.eye(k)[rng.integers(0, k, n)]
     if name == "binary_cross_entropy":
         return rng.uniform(0.05, 0.95, (n, k))
     if name == "itakura_saito":
         return rng.uniform(0.5, 2.0, (n, k))
-    return rng.standard_normal((n, k))
+    if name in ("quadratic", "gaussian_nll"):
+        return rng.standard_normal((n, k))
+    return rng.uniform(0.5, 1.5, (n, k))  # a formula loss: positive targets suit logs and ratios
