@@ -158,6 +158,8 @@ def targets_from_column(y: Array, where: str, task: str | None = None):
         raise DeltapropError(f"{where}: class labels contain NaN or Inf")
     if numeric and not _is_integral(y):
         raise DeltapropError(f"{where}: class labels must be integers or names, found {y[np.mod(y, 1) != 0][0].item()!r}")
+    if numeric and np.any(np.abs(y) > 2**53):  # beyond this, integer labels are not exact as floats
+        raise DeltapropError(f"{where}: class label {y[np.abs(y) > 2**53][0].item()!r} is too large")
     values, labels = np.unique(y.astype(np.int64) if numeric else y, return_inverse=True)
     if len(values) < 2:
         raise DeltapropError(f"{where}: only one class ({values[0].item()!r}); classification needs at least two")

@@ -180,6 +180,16 @@ def read_meta(arrays: dict[str, Array], path) -> dict:
     return meta
 
 
+def _finite_number(v) -> bool:
+    # JSON integers may have 4300 digits: math.isfinite would overflow on them, float() says so clearly
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
 def _finite(arr: Array, shape: tuple, what: str, path) -> Array:
     if arr is None:
         raise DeltapropError(f"{path}: missing array {what}")
@@ -207,21 +217,23 @@ def network_from(meta: dict, arrays: dict[str, Array], path, prefix: str = "") -
         if a not in act_mod.ACTIVATIONS:
             raise DeltapropError(f"{path}: unknown activation {a!r}; known: {', '.join(act_mod.ACTIVATIONS)}")
     loss = meta.get("loss")
-    if loss not in loss_mod.LOSSES:
+    if not isinstance(loss, str) or loss not in loss_mod.LOSSES:
         raise DeltapropError(f"{path}: unknown loss {loss!r}; known: {', '.join(loss_mod.LOSSES)}")
     loss_params = meta.get("loss_params") or {}
-    if not isinstance(loss_params, dict) or not all(isinstance(v, (int, float)) and math.isfinite(v)
-                                                    for v in loss_params.values()):
+    if not isinstance(loss_params, dict) or not all(_finite_number(v) for v in loss_params.values()):
         raise DeltapropError(f"{path}: loss_params must map names to finite numbers, got {loss_params!r}")
     dtype = meta.get("dtype", "float64")
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise DeltapropError(f"{path}: dtype must be float64 or float32, got {dtype!r}")
     Ws, bs = [], []
     for l in range(L):
         Ws.append(_finite(arrays.get(f"{prefix}W{l + 1}"), (sizes[l + 1], sizes[l]), f"{prefix}W{l + 1}", path))
         bs.append(_finite(arrays.get(f"{prefix}b{l + 1}"), (sizes[l + 1],), f"{prefix}b{l + 1}", path))
+    reduction = meta.get("reduction", "mean")
+    if reduction not in ("mean", "sum"):
+        raise DeltapropError(f"{path}: reduction must be 'mean' or 'sum', got {reduction!r}")
     try:
-        net = Network(sizes, acts, loss, reduction=meta.get("reduction", "mean"), W=Ws, b=bs, dtype=dtype,
+        net = Network(sizes, acts, loss, reduction=reduction, W=Ws, b=bs, dtype=dtype,
                       loss_params=loss_params)
     except DeltapropError as e:
         raise DeltapropError(f"{path}: {e}") from None
@@ -284,8 +296,7 @@ def _info(info, path) -> dict:
         if v is None:
             continue
         ok = (isinstance(v, str) if kind is str else
-              isinstance(v, int) and not isinstance(v, bool) and v >= 0 if kind is int else
-              isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+              isinstance(v, int) and not isinstance(v, bool) and v >= 0 if kind is int else _finite_number(v))
         if not ok:
             raise DeltapropError(f"{path}: info {key!r} must be {'a string' if kind is str else 'a number'}, "
                                  f"got {v!r}")
