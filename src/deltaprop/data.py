@@ -435,7 +435,7 @@ def load_idx(path: str | Path) -> Array:
             shape = tuple(int(d) for d in np.frombuffer(dims_raw, ">u4"))
             dtype = np.dtype(IDX_TYPES[head[2]])
             count = math.prod(shape)
-            if count > MAX_ELEMENTS:
+            if math.prod(max(d, 1) for d in shape) > MAX_ELEMENTS:  # (0, 2³², 2³²) is empty yet unshapeable
                 raise DeltapropError(f"{path}: IDX shape {shape} is too large ({count} numbers)")
             data = f.read(count * dtype.itemsize + 1)  # one byte more, to tell trailing bytes
     except (OSError, EOFError, gzip.BadGzipFile) as e:
