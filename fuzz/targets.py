@@ -35,3 +35,123 @@ def netfile_doc(doc: dict, must_build: bool = False) -> None:
             net.forward(x)
         except DeltapropError:
             pass
+
+
+# --- model files, data files ------------------------------------------------------------------------------------
+# Each target writes the untrusted bytes to a file (the readers take paths, as the CLI does) and reads it back.
+
+import io  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from deltaprop import data as data_mod  # noqa: E402
+from deltaprop import modelfile  # noqa: E402
+
+_DIR = Path(tempfile.mkdtemp(prefix="deltaprop-fuzz-"))
+
+
+def _file(name: str, content: bytes) -> Path:
+    path = _DIR / f"{os.getpid()}-{name}"
+    path.write_bytes(content)
+    return path
+
+
+def model_bytes(content: bytes) -> None:
+    """Any bytes as model.npz: a model that loads must then predict on one sample."""
+    try:
+        model = modelfile.load(_file("model.npz", content))
+    except DeltapropError:
+        return
+    with np.errstate(all="ignore"):
+        model.output(np.zeros((1, model.net.sizes[0])))
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def model_arrays(arrays: dict[str, np.ndarray]) -> None:
+    """A model file holding these arrays (a valid one mutated: arrays replaced, metadata JSON edited)."""
+    model_bytes(npz_bytes(arrays))
+
+
+def checkpoint_bytes(content: bytes, net_sizes=(2, 3, 2)) -> None:
+    """Any bytes as a checkpoint, restored into a small network: loads or is refused clearly."""
+    from deltaprop import optim, train
+    from deltaprop.layered import Network
+
+    net = Network(list(net_sizes), "tanh", "cross_entropy", output="softmax", seed=0)
+    state = train._State(np.random.default_rng(0))
+    try:
+        train.load_checkpoint(_file("checkpoint.npz", content), net, optim.make("adam"), state, 8)
+    except DeltapropError:
+        pass
+
+
+def csv_text(text: str, task: str | None = None) -> None:
+    """Any text as a CSV data file; a data set that loads must pass the checks training makes."""
+    try:
+        ds = data_mod.csv_dataset(_file("data.csv", text.encode("utf-8", "surrogatepass")), task=task)
+    except DeltapropError:
+        return
+    data_mod.check_dataset(ds)
+    assert np.all(np.isfinite(ds.X)) and ds.X.shape[0] == ds.T.shape[0] >= 1
+
+
+def idx_bytes(content: bytes) -> None:
+    """Any bytes as an IDX file."""
+    try:
+        arr = data_mod.load_idx(_file("data-idx", content))
+    except DeltapropError:
+        return
+    assert arr.size <= data_mod.MAX_ELEMENTS
+
+
+# Formula parser: its target `formula_text(text)` is added with the graph merge (deltaprop.formulas lives on the
+# graph branch); tests/test_fuzz_files.py and fuzz/run.py list it in the same places.
+
+
+# --- valid seeds that the fuzzers mutate -----------------------------------------------------------------------
+
+
+def sample_model_bytes(task: str = "classification") -> bytes:
+    """A small valid model file (3 inputs, 4 tanh units, 2 outputs)."""
+    from deltaprop.layered import Network
+
+    if task == "classification":
+        net = Network([3, 4, 2], "tanh", "cross_entropy", output="softmax", seed=0)
+        model = modelfile.Model(net, task, np.zeros(3), np.ones(3), classes=["no", "yes"],
+                                feature_names=["a", "b", "c"], info={"data": "x.csv", "seed": 0})
+    else:
+        net = Network([3, 4, 1], "tanh", "quadratic", output="identity", seed=0)
+        model = modelfile.Model(net, task, np.zeros(3), np.ones(3), np.zeros(1), np.ones(1))
+    path = _DIR / f"{os.getpid()}-sample.npz"
+    model.save(path)
+    return path.read_bytes()
+
+
+def sample_checkpoint_bytes() -> bytes:
+    """A checkpoint of a (2, 3, 2) network with Adam's state, mid-epoch (8 training samples)."""
+    from deltaprop import optim, train
+    from deltaprop.layered import Network
+
+    net = Network([2, 3, 2], "tanh", "cross_entropy", output="softmax", seed=0)
+    opt = optim.make("adam")
+    opt.step(net.params(), [np.ones_like(p) for p in net.params()], 1.0)
+    state = train._State(np.random.default_rng(0))
+    state.perm, state.batch = np.random.default_rng(1).permutation(8), 1
+    path = _DIR / f"{os.getpid()}-sample-ckpt.npz"
+    train.save_checkpoint(path, net, opt, state, train.TrainConfig())
+    return path.read_bytes()
+
+
+def sample_idx_bytes(shape=(3, 2, 2), code: int = 0x08) -> bytes:
+    dtype = np.dtype(data_mod.IDX_TYPES[code])
+    head = bytes([0, 0, code, len(shape)]) + np.array(shape, ">u4").tobytes()
+    return head + np.arange(int(np.prod(shape)), dtype=dtype).tobytes()
+
+
+SAMPLE_CSV = "x1,x2,label\n0.5,1,a\n-1,2.5,b\n3,1e-3,a\n"

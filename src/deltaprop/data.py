@@ -20,18 +20,23 @@ from __future__ import annotations
 import csv
 import gzip
 import importlib.util
+import io
 import math
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import safefile
 from .errors import DeltapropError
+from .losses import ALIASES
 
 Array = np.ndarray
 MAX_CLASSES_AUTO = 20  # an integer-valued target with at most this many values is taken as class labels
-MAX_ELEMENTS = 2**31  # IDX files larger than this many numbers are refused before anything is allocated
+MAX_ELEMENTS = 2**27  # numbers an IDX file may declare, checked before anything is allocated: 1 GiB as float64,
+# ~3× MNIST's 47 million
+MAX_FILE_BYTES = 2**30  # a data file (.npz, IDX, gzip compressed or not)
+MAX_CSV_BYTES = 2**28  # CSV cells become Python strings first (~10× their bytes); MNIST as CSV is 110 MB
 
 
 @dataclass
@@ -52,6 +57,66 @@ class Dataset:
     def labels(self) -> Array:
         """Class indices (N,), for classification."""
         return np.argmax(self.T, axis=1)
+
+
+# --- checks where data enter ---------------------------------------------------------------------------------
+
+
+def real_matrix(X, where: str, columns: int | None = None, first_row: int = 1) -> Array:
+    """X as a finite float64 (N, n) array, or a DeltapropError naming the row and column that is not."""
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as e:  # strings, ragged rows, objects
+        raise DeltapropError(f"{where} must be a rectangular array of numbers ({e})") from None
+    if X.ndim == 1:
+        X = X[:, None] if columns in (None, 1) else X[None, :]
+    if X.ndim != 2:
+        raise DeltapropError(f"{where} must be 2-D (samples × columns), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise DeltapropError(f"{where} has no rows")
+    if columns is not None and X.shape[1] != columns:
+        raise DeltapropError(f"{where} has {X.shape[1]} columns; expected {columns}")
+    if not np.all(np.isfinite(X)):
+        i, j = np.argwhere(~np.isfinite(X))[0]
+        raise DeltapropError(f"{where}: row {i + first_row}, column {j + 1} is {X[i, j]} (NaN and Inf are not data)")
+    return X
+
+
+def check_targets(T: Array, loss: str, where: str, first_row: int = 1) -> None:
+    """Refuse targets where the loss is undefined, naming the first bad row: cross-entropy needs rows of
+    probabilities (≥ 0, summing to 1), binary cross-entropy t in [0, 1], Itakura–Saito t > 0."""
+    T = np.asarray(T, dtype=np.float64)
+    loss = ALIASES.get(loss, loss) if isinstance(loss, str) else loss
+    if loss == "cross_entropy":
+        bad = np.any(T < 0, axis=1) | (np.abs(T.sum(axis=1) - 1) > CE_SUM_TOL)
+        need = "a row of probabilities (each ≥ 0, summing to 1) for cross-entropy"
+    elif loss == "binary_cross_entropy":
+        bad = np.any((T < 0) | (T > 1), axis=1)
+        need = "targets in [0, 1] for binary cross-entropy"
+    elif loss == "itakura_saito":
+        bad = np.any(T <= 0, axis=1)
+        need = "targets > 0 for Itakura–Saito (log t/a is undefined otherwise)"
+    else:
+        return
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        raise DeltapropError(f"{where}: row {i + first_row} has targets {T[i].tolist()}; the loss needs {need}")
+
+
+CE_SUM_TOL = 1e-6  # a CSV of probabilities printed with 7 digits still sums to 1 within this
+
+
+def check_dataset(ds: Dataset) -> None:
+    """The arrays of a Dataset made in code (files are checked as they are read): shapes agree, finite, not empty."""
+    where = ds.info.get("source", ds.name)
+    ds.X = real_matrix(ds.X, f"{where}: X")
+    ds.T = real_matrix(ds.T, f"{where}: T")
+    if ds.X.shape[0] != ds.T.shape[0]:
+        raise DeltapropError(f"{where}: X has {ds.X.shape[0]} rows but T has {ds.T.shape[0]}")
+    if ds.task not in ("classification", "regression"):
+        raise DeltapropError(f"{where}: task must be 'classification' or 'regression', got {ds.task!r}")
+    if ds.task == "classification" and (ds.classes is None or len(ds.classes) != ds.T.shape[1]):
+        raise DeltapropError(f"{where}: classification needs one class name per column of T")
 
 
 # --- one-hot targets -------------------------------------------------------------------------------------------
@@ -93,6 +158,8 @@ def targets_from_column(y: Array, where: str, task: str | None = None):
         raise DeltapropError(f"{where}: class labels contain NaN or Inf")
     if numeric and not _is_integral(y):
         raise DeltapropError(f"{where}: class labels must be integers or names, found {y[np.mod(y, 1) != 0][0].item()!r}")
+    if numeric and np.any(np.abs(y) > 2**53):  # beyond this, integer labels are not exact as floats
+        raise DeltapropError(f"{where}: class label {y[np.abs(y) > 2**53][0].item()!r} is too large")
     values, labels = np.unique(y.astype(np.int64) if numeric else y, return_inverse=True)
     if len(values) < 2:
         raise DeltapropError(f"{where}: only one class ({values[0].item()!r}); classification needs at least two")
@@ -224,13 +291,7 @@ def playground(name: str, seed: int = 0, n: int = PLAYGROUND_N, noise: float = 0
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     """The arrays of an .npz file; object arrays (which would need pickle) are refused."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise DeltapropError(f"{path}: no such file") from None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise DeltapropError(f"{path}: not a readable .npz file without pickled objects ({e})") from None
+    return safefile.read_npz(path, "data", MAX_FILE_BYTES, numeric=False)  # y may hold class names
 
 
 def load_xt(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -277,27 +338,19 @@ def npz_dataset(path: str | Path, task: str | None = None) -> Dataset:
         if task == "classification" and not is_one_hot:
             raise DeltapropError(f"{path}: for classification T must hold one-hot rows (or give labels as y)")
         classes = [str(k) for k in range(T.shape[1])] if task == "classification" else None
-        return Dataset(Path(path).stem, X, T, task, classes=classes)
+        return Dataset(Path(path).stem, X, T, task, classes=classes, info={"source": f"{path}: T", "first_row": 1})
     y = arrays["y"]
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise DeltapropError(f"{path}: y must be (N,) with N = {X.shape[0]} as in X, got {y.shape}")
     T, task, classes = targets_from_column(y, f"{path}: y", task)
-    return Dataset(Path(path).stem, X.astype(np.float64), T, task, classes=classes)
+    return Dataset(Path(path).stem, X.astype(np.float64), T, task, classes=classes,
+                   info={"source": f"{path}: y", "first_row": 1})
 
 
 def csv_dataset(path: str | Path, target: str | None = None, task: str | None = None) -> Dataset:
     """A CSV file with a header row; ``target`` names the target column (default: the last one)."""
     path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise DeltapropError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise DeltapropError(f"{path}: not a UTF-8 text file") from None
-    except csv.Error as e:
-        raise DeltapropError(f"{path}: not a valid CSV file ({e})") from None
-    rows = [r for r in rows if r and any(c.strip() for c in r)]  # blank lines carry nothing
+    rows = read_csv_rows(path)
     if not rows:
         raise DeltapropError(f"{path}: empty file; expected a header row and data rows")
     header = [h.strip() for h in rows[0]]
@@ -333,7 +386,18 @@ def csv_dataset(path: str | Path, target: str | None = None, task: str | None = 
             i = int(np.argmax(y_text == ""))
             raise DeltapropError(f"{path}: row {i + 2}, column {target!r}: empty label")
     T, task, classes = targets_from_column(y, f"{path}: column {target!r}", task)
-    return Dataset(path.stem, X, T, task, classes=classes, feature_names=features, target_names=[target])
+    return Dataset(path.stem, X, T, task, classes=classes, feature_names=features, target_names=[target],
+                   info={"source": str(path), "first_row": 2})  # row 1 is the header
+
+
+def read_csv_rows(path: str | Path) -> list[list[str]]:
+    """The non-blank rows of a CSV file (blank lines carry nothing), size-limited, as lists of strings."""
+    text = safefile.read_text(path, "CSV", MAX_CSV_BYTES)
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as e:
+        raise DeltapropError(f"{path}: not a valid CSV file ({e})") from None
+    return [r for r in rows if r and any(c.strip() for c in r)]
 
 
 def _cell(text: str, path, row: int, column: str) -> float:
@@ -351,7 +415,7 @@ IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x
 
 def load_idx(path: str | Path) -> Array:
     """An IDX array (MNIST's format: 0, 0, type, ndim, then ndim big-endian uint32 sizes, then the data)."""
-    path = Path(path)
+    path = safefile.regular_file(path, "IDX", MAX_FILE_BYTES)
     try:
         with open(path, "rb") as raw:
             gz = raw.read(2) == b"\x1f\x8b"
@@ -371,7 +435,7 @@ def load_idx(path: str | Path) -> Array:
             shape = tuple(int(d) for d in np.frombuffer(dims_raw, ">u4"))
             dtype = np.dtype(IDX_TYPES[head[2]])
             count = math.prod(shape)
-            if count > MAX_ELEMENTS:
+            if math.prod(max(d, 1) for d in shape) > MAX_ELEMENTS:  # (0, 2³², 2³²) is empty yet unshapeable
                 raise DeltapropError(f"{path}: IDX shape {shape} is too large ({count} numbers)")
             data = f.read(count * dtype.itemsize + 1)  # one byte more, to tell trailing bytes
     except (OSError, EOFError, gzip.BadGzipFile) as e:
@@ -407,7 +471,8 @@ def idx_dataset(path: str | Path, target: str | None = None, task: str | None = 
         raise DeltapropError(f"{path} holds {images.shape[0]} samples but {labels_path} {y.shape[0]} labels")
     X = images.reshape(images.shape[0], -1).astype(np.float64)
     T, task, classes = targets_from_column(y, str(labels_path), task)
-    return Dataset(path.name.split(".")[0], X, T, task, classes=classes)
+    return Dataset(path.name.split(".")[0], X, T, task, classes=classes,
+                   info={"source": str(labels_path), "first_row": 1})
 
 
 def load(spec: str | Path, *, target: str | None = None, task: str | None = None, seed: int = 0,

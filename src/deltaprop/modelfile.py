@@ -17,7 +17,6 @@ import json
 import math
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 
 from . import activations as act_mod
 from . import losses as loss_mod
+from . import safefile
 from .errors import DeltapropError
 from .layered import DTYPES, Network
 
@@ -54,10 +54,9 @@ class Model:
 
     def inputs(self, X) -> Array:
         """Standardized inputs (N, n_in) in the network's dtype."""
-        X = np.asarray(X, dtype=np.float64)
-        X = X[:, None] if X.ndim == 1 and self.net.sizes[0] == 1 else X
-        if X.ndim != 2 or X.shape[1] != self.net.sizes[0]:
-            raise DeltapropError(f"inputs must have shape (N, {self.net.sizes[0]}), got {X.shape}")
+        from .data import real_matrix
+
+        X = real_matrix(X, "inputs X", columns=self.net.sizes[0])
         return ((X - self.x_mean) / self.x_scale).astype(self.net.dtype)
 
     def targets(self, T) -> Array:
@@ -166,35 +165,29 @@ def save(model: Model, path: str | Path) -> None:
 
 def read_npz(path: str | Path, what: str = "model") -> dict[str, Array]:
     """All arrays of an .npz, refusing pickles, non-numeric arrays and absurd sizes before reading them."""
-    path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as z:
-            total = sum(i.file_size for i in z.infolist())
-        if total > MAX_BYTES:
-            raise DeltapropError(f"{path}: {what} file declares {total} bytes of arrays; the limit is {MAX_BYTES}")
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise DeltapropError(f"{path}: no such {what} file") from None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as e:
-        raise DeltapropError(f"{path}: not a {what} file (.npz without pickled objects): {e}") from None
-    for k, v in arrays.items():
-        if v.dtype.kind not in "biuf":
-            raise DeltapropError(f"{path}: array {k!r} has dtype {v.dtype}; {what} files hold numbers only")
-    return arrays
+    return safefile.read_npz(path, what, MAX_BYTES)
 
 
 def read_meta(arrays: dict[str, Array], path) -> dict:
     m = arrays.get("meta")
-    if m is None or m.dtype != np.uint8 or m.ndim != 1 or m.size > MAX_META:
+    if m is None or m.dtype != np.uint8 or m.ndim != 1:
         raise DeltapropError(f"{path}: no metadata (a 1-D uint8 array 'meta' holding JSON)")
-    try:
-        meta = json.loads(m.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DeltapropError(f"{path}: metadata is not valid UTF-8 JSON ({e})") from None
+    if m.size > MAX_META:
+        raise DeltapropError(f"{path}: metadata is {m.size} bytes; the limit is {MAX_META}")
+    meta = safefile.parse_json(m.tobytes(), f"{path}: metadata")
     if not isinstance(meta, dict):
         raise DeltapropError(f"{path}: metadata must be a JSON object")
     return meta
+
+
+def _finite_number(v) -> bool:
+    # JSON integers may have 4300 digits: math.isfinite would overflow on them, float() says so clearly
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
 
 
 def _finite(arr: Array, shape: tuple, what: str, path) -> Array:
@@ -224,21 +217,23 @@ def network_from(meta: dict, arrays: dict[str, Array], path, prefix: str = "") -
         if a not in act_mod.ACTIVATIONS:
             raise DeltapropError(f"{path}: unknown activation {a!r}; known: {', '.join(act_mod.ACTIVATIONS)}")
     loss = meta.get("loss")
-    if loss not in loss_mod.LOSSES:
+    if not isinstance(loss, str) or loss not in loss_mod.LOSSES:
         raise DeltapropError(f"{path}: unknown loss {loss!r}; known: {', '.join(loss_mod.LOSSES)}")
     loss_params = meta.get("loss_params") or {}
-    if not isinstance(loss_params, dict) or not all(isinstance(v, (int, float)) and math.isfinite(v)
-                                                    for v in loss_params.values()):
+    if not isinstance(loss_params, dict) or not all(_finite_number(v) for v in loss_params.values()):
         raise DeltapropError(f"{path}: loss_params must map names to finite numbers, got {loss_params!r}")
     dtype = meta.get("dtype", "float64")
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise DeltapropError(f"{path}: dtype must be float64 or float32, got {dtype!r}")
     Ws, bs = [], []
     for l in range(L):
         Ws.append(_finite(arrays.get(f"{prefix}W{l + 1}"), (sizes[l + 1], sizes[l]), f"{prefix}W{l + 1}", path))
         bs.append(_finite(arrays.get(f"{prefix}b{l + 1}"), (sizes[l + 1],), f"{prefix}b{l + 1}", path))
+    reduction = meta.get("reduction", "mean")
+    if reduction not in ("mean", "sum"):
+        raise DeltapropError(f"{path}: reduction must be 'mean' or 'sum', got {reduction!r}")
     try:
-        net = Network(sizes, acts, loss, reduction=meta.get("reduction", "mean"), W=Ws, b=bs, dtype=dtype,
+        net = Network(sizes, acts, loss, reduction=reduction, W=Ws, b=bs, dtype=dtype,
                       loss_params=loss_params)
     except DeltapropError as e:
         raise DeltapropError(f"{path}: {e}") from None
@@ -282,9 +277,27 @@ def load(path: str | Path) -> Model:
     classes = _names(meta.get("classes"), n_out if task == "classification" else None, "classes", path)
     if task == "classification" and classes is None:
         raise DeltapropError(f"{path}: a classification model needs its class names")
-    info = meta.get("info") or {}
-    if not isinstance(info, dict):
-        raise DeltapropError(f"{path}: info must be an object")
+    info = _info(meta.get("info") or {}, path)
     return Model(net, task, x_mean, x_scale, t_mean, t_scale, classes,
                  _names(meta.get("feature_names"), n_in, "feature_names", path),
                  _names(meta.get("target_names"), None, "target_names", path), info)
+
+
+# what `evaluate --split` reads back from a model's info to re-make its split: checked like any other input
+INFO_TYPES = {"data": str, "target": str, "seed": int, "noise": float, "val_split": float, "test_split": float,
+              "epochs_planned": int}
+
+
+def _info(info, path) -> dict:
+    if not isinstance(info, dict):
+        raise DeltapropError(f"{path}: info must be an object")
+    for key, kind in INFO_TYPES.items():
+        v = info.get(key)
+        if v is None:
+            continue
+        ok = (isinstance(v, str) if kind is str else
+              isinstance(v, int) and not isinstance(v, bool) and v >= 0 if kind is int else _finite_number(v))
+        if not ok:
+            raise DeltapropError(f"{path}: info {key!r} must be {'a string' if kind is str else 'a number'}, "
+                                 f"got {v!r}")
+    return info

@@ -23,12 +23,12 @@ Neuron-level form (``[neurons.ID]`` tables) is read by :mod:`deltaprop.graph`.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import numpy as np
 
 from . import losses as loss_mod
+from . import safefile
 from .errors import DeltapropError
 from .layered import Network
 
@@ -37,21 +37,7 @@ MAX_UNITS = 1_000_000  # weights a file may declare (sizes are read before anyth
 
 
 def read_toml(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as e:
-        raise DeltapropError(f"{path}: cannot read network file ({e.strerror})") from None
-    if size > MAX_FILE_BYTES:
-        raise DeltapropError(f"{path}: file is {size} bytes; network files are limited to {MAX_FILE_BYTES}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DeltapropError(f"{path}: not a UTF-8 text file") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise DeltapropError(f"{path}: invalid TOML: {e}") from None
+    return safefile.parse_toml(safefile.read_text(path, "network", MAX_FILE_BYTES), str(path))
 
 
 def load(path: str | Path, **overrides):

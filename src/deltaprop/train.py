@@ -25,13 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from . import data as data_mod
-from . import optim
+from . import optim, safefile
 from .errors import DeltapropError
 from .layered import Network
 from .modelfile import Model, json_bytes, network_arrays, read_meta, read_npz, save_npz, write_text_atomic
 
 Array = np.ndarray
 CHECKPOINT = "checkpoint.npz"
+CONFIG_BYTES = 2**20  # a config file holds a few dozen settings
 
 
 @dataclass
@@ -133,6 +134,13 @@ class Prepared:
     dataset: data_mod.Dataset
 
 
+# losses defined for every real target, so regression targets may be standardized (shifted and scaled); the
+# others (cross-entropy, BCE, Itakura–Saito) need t in a domain that a shift would leave
+SHIFTABLE_LOSSES = ("quadratic", "gaussian_nll")
+MAX_PARAMS = 2**25  # weights and biases of a network trained here: 256 MiB in float64, ×5 with Adam's state,
+# the gradients and the best weights kept for early stopping; digits' default network has 17 000
+
+
 def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
     """Independent generators for the split, the initial weights and the shuffling, from one seed."""
     return tuple(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
@@ -153,6 +161,8 @@ def prepare(ds: data_mod.Dataset, cfg: TrainConfig) -> Prepared:
     t_mean = t_scale = None
     if ds.task == "regression":  # targets of any scale become O(1), so one learning rate suits every set
         t_mean, t_scale = data_mod.standardizer(raw["train"][1])
+        if resolve(cfg, ds.task)["loss"] not in SHIFTABLE_LOSSES:  # shifting would leave the loss's domain
+            t_mean, t_scale = np.zeros_like(t_mean), np.ones_like(t_scale)
     info = {"data": ds.name, **{f"n_{k}": int(v[0].shape[0]) for k, v in raw.items()}}
     model = Model(None, ds.task, x_mean, x_scale, t_mean, t_scale, ds.classes, ds.feature_names,
                   ds.target_names, info)
@@ -182,6 +192,9 @@ def build(cfg: TrainConfig, prep: Prepared) -> Network:
     _, init_rng, _ = _streams(cfg.seed)
     r = resolve(cfg, prep.model.task)
     sizes = [prep.train[0].shape[1], *cfg.hidden, prep.train[1].shape[1]]
+    n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    if n_params > MAX_PARAMS:  # checked before anything is allocated
+        raise DeltapropError(f"a network of sizes {sizes} has {n_params} parameters; the limit is {MAX_PARAMS}")
     return Network(sizes, cfg.activation, r["loss"], output=r["output"], init=r["init"], seed=init_rng,
                    dtype=cfg.dtype)
 
@@ -204,13 +217,11 @@ def evaluate(model: Model, X, T=None) -> dict:
         if not isinstance(X, data_mod.Dataset):
             raise DeltapropError("evaluate needs X and T, or a Dataset")
         X, T = X.X, data_mod.align(X, model)
-    X = np.asarray(X, dtype=np.float64)
-    T = np.asarray(T, dtype=np.float64)
-    T = T[:, None] if T.ndim == 1 else T
-    if X.shape[0] == 0:
-        raise DeltapropError("nothing to evaluate: no samples")
+    X = data_mod.real_matrix(X, "evaluate: X", columns=model.net.sizes[0])
+    T = _as_targets(model, T)
     if T.shape != (X.shape[0], model.net.sizes[-1]):
-        raise DeltapropError(f"targets must have shape ({X.shape[0]}, {model.net.sizes[-1]}), got {T.shape}")
+        raise DeltapropError(f"evaluate: targets must have shape ({X.shape[0]}, {model.net.sizes[-1]}), got {T.shape}")
+    data_mod.check_targets(T, model.net.loss.name, "evaluate: T")
     net = model.net
     trace = net.forward(model.inputs(X))
     c = net.cost_per_sample(trace, model.targets(T))
@@ -222,6 +233,20 @@ def evaluate(model: Model, X, T=None) -> dict:
         y = a * model.t_scale + model.t_mean
         out["mse"] = float(np.mean((y - T) ** 2))
     return out
+
+
+def _as_targets(model: Model, T) -> Array:
+    """T (N, n_out) as given, or for a classification model class indices (N,) made one-hot."""
+    K = model.net.sizes[-1]
+    if model.task == "classification" and np.ndim(T) == 1 and K > 1:
+        labels = data_mod.real_matrix(T, "evaluate: labels", columns=1)[:, 0]
+        bad = (labels != np.round(labels)) | (labels < 0) | (labels >= K)
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            raise DeltapropError(f"evaluate: label {labels[i]:g} in row {i + 1} is not a class index of the model "
+                                 f"(0 to {K - 1}: {', '.join(model.classes or [])})")
+        return data_mod.one_hot(labels, K)
+    return data_mod.real_matrix(T, "evaluate: T", columns=K)
 
 
 def metric_name(task: str) -> str:
@@ -283,27 +308,50 @@ def save_checkpoint(path: Path, net: Network, opt: optim.Optimizer, state: _Stat
     save_npz(path, arrays)
 
 
-def load_checkpoint(path: Path, net: Network, opt: optim.Optimizer, state: _State) -> None:
+def load_checkpoint(path: Path, net: Network, opt: optim.Optimizer, state: _State, n_train: int) -> None:
+    """Restore the loop state; a checkpoint that does not fit this run (edited, or from another) is an error
+    that names it, never a crash half-way through the restore."""
     arrays = read_npz(path, "checkpoint")
     meta = read_meta(arrays, path)
-    if meta.get("format") != "deltaprop-checkpoint":
+    if meta.get("format") != "deltaprop-checkpoint" or not isinstance(meta.get("state"), dict):
         raise DeltapropError(f"{path}: not a deltaprop checkpoint")
     s = meta["state"]
     names = net.param_names()
-    for n, p in zip(names, net.params()):
-        a = arrays.get(n)
-        if a is None or a.shape != p.shape:
-            raise DeltapropError(f"{path}: {n} is missing or has the wrong shape for this network")
-        p[...] = a
-    opt.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("opt.")}, net.params())
-    if "best.W1" in arrays:
-        state.best = [arrays[f"best.{n}"].copy() for n in names]
-    state.perm = arrays["perm"].astype(np.int64) if "perm" in arrays else None
-    state.rng.bit_generator.state = s["rng"]
-    for key in ("epoch", "batch", "loss_sum", "seen", "seconds", "history", "best_epoch", "bad_epochs",
-                "stopped_early"):
-        setattr(state, key, s[key])
-    state.best_loss = math.inf if s["best_loss"] is None else s["best_loss"]
+
+    def fits(key: str, p: Array) -> Array:
+        a = arrays.get(key)
+        if a is None or a.shape != p.shape or not np.all(np.isfinite(a)):
+            raise DeltapropError(f"{path}: {key} is missing, not finite or has the wrong shape for this network")
+        return a
+
+    try:
+        counts = {k: s[k] for k in ("epoch", "batch", "seen", "best_epoch", "bad_epochs")}
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts.values()):
+            raise DeltapropError(f"{path}: damaged state {counts}")
+        perm = arrays.get("perm")
+        if perm is not None and not np.array_equal(np.sort(perm), np.arange(n_train)):
+            raise DeltapropError(f"{path}: 'perm' is not an order of the {n_train} training samples")
+        if not isinstance(s["history"], list) or not all(isinstance(r, dict) for r in s["history"]):
+            raise DeltapropError(f"{path}: damaged history")
+        for n, p in zip(names, net.params()):
+            p[...] = fits(n, p)
+        opt_state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt.")}
+        for k in opt_state:
+            if k != "t":  # slots "m.0", "v.3", …: one array per parameter, in the order of net.params()
+                fits(f"opt.{k}", net.params()[int(k.rsplit(".", 1)[1])])
+        opt.load_state_dict(opt_state, net.params())
+        if "best.W1" in arrays:
+            state.best = [fits(f"best.{n}", p).copy() for n, p in zip(names, net.params())]
+        state.perm = perm.astype(np.int64) if perm is not None else None
+        state.rng.bit_generator.state = s["rng"]
+        for key in ("epoch", "batch", "loss_sum", "seen", "seconds", "history", "best_epoch", "bad_epochs",
+                    "stopped_early"):
+            setattr(state, key, s[key])
+        state.best_loss = math.inf if s["best_loss"] is None else float(s["best_loss"])
+    except DeltapropError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise DeltapropError(f"{path}: damaged checkpoint ({type(e).__name__}: {e})") from None
 
 
 class _Interrupts:
@@ -370,23 +418,33 @@ def fit(
         ds = data
         given["data"] = ds.name
     elif isinstance(data, tuple):
-        X, T = (np.asarray(a) for a in data)
-        X = X[:, None] if X.ndim == 1 else X
+        if len(data) != 2:
+            raise DeltapropError(f"data as arrays is a pair (X, T), got a tuple of {len(data)}")
+        X = data_mod.real_matrix(data[0], "X")
+        try:
+            T = np.asarray(data[1])
+        except ValueError as e:
+            raise DeltapropError(f"T must be a rectangular array ({e})") from None
         if T.ndim == 1:
             T, task, classes = data_mod.targets_from_column(T, "targets", given.get("task"))
         else:
+            T = data_mod.real_matrix(T, "T")
             task, classes = given.get("task") or "regression", None
             if task == "classification":
                 classes = [str(k) for k in range(T.shape[1])]
-        ds = data_mod.Dataset("arrays", np.asarray(X, dtype=np.float64), np.asarray(T, dtype=np.float64), task,
-                              classes=classes)
+        ds = data_mod.Dataset("arrays", X, T, task, classes=classes)
         given["data"] = "arrays"
+    elif not isinstance(data, (str, Path)):
+        raise DeltapropError(f"data must be a name, a path, a Dataset or a pair (X, T), not {type(data).__name__}")
     else:
         given["data"] = str(data)
         ds = None
     cfg = config_from(given)
     if ds is None:
         ds = data_mod.load(cfg.data, target=cfg.target, task=cfg.task, seed=cfg.seed, noise=cfg.noise)
+    data_mod.check_dataset(ds)
+    data_mod.check_targets(ds.T, resolve(cfg, ds.task)["loss"], ds.info.get("source", ds.name),
+                           ds.info.get("first_row", 1))
     prep = prepare(ds, cfg)
     if cfg.early_stopping and prep.val is None:
         cfg.early_stopping = 0  # nothing to watch: early stopping needs a validation split
@@ -400,11 +458,13 @@ def fit(
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         if resume:
+            for tmp in out.glob(".*.tmp"):  # left by a kill in the middle of an atomic write
+                tmp.unlink(missing_ok=True)
             ckpt = out / CHECKPOINT
-            if not ckpt.exists():
-                raise DeltapropError(f"{out}: no {CHECKPOINT} to resume from")
-            load_checkpoint(ckpt, net, opt, state)
+            if ckpt.exists():  # else killed before the first checkpoint: config.toml is all there is to resume
+                load_checkpoint(ckpt, net, opt, state, prep.train[0].shape[0])
             # the metrics file is rewritten from the checkpoint, dropping lines of epochs it does not hold
+            # (and a torn last line)
             write_text_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in state.history))
         else:
             write_text_atomic(out / "config.toml", to_toml(asdict(cfg)))
@@ -577,12 +637,9 @@ def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = Non
     cfg_path = out / "config.toml"
     if not cfg_path.exists():
         raise DeltapropError(f"{out}: not a run directory (no config.toml)")
-    import tomllib
-
-    try:
-        saved = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise DeltapropError(f"{cfg_path}: invalid TOML: {e}") from None
+    saved = safefile.parse_toml(safefile.read_text(cfg_path, "config", CONFIG_BYTES), str(cfg_path))
+    if not isinstance(saved.get("data"), str):
+        raise DeltapropError(f"{cfg_path}: no data = \"…\" setting; not the config of a run")
     bad = sorted(set(overrides) - {"epochs"})
     if bad:
         raise DeltapropError(f"a resumed run keeps its settings; only epochs may change (got {', '.join(bad)})")

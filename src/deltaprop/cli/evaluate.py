@@ -25,6 +25,7 @@ def run(args) -> int:
     seed = int(info.get("seed", 0))
     ds = data_mod.load(args.data, target=args.target, task=model.task, seed=seed, noise=info.get("noise", 0.0))
     T = data_mod.align(ds, model, args.data)
+    data_mod.check_targets(T, model.net.loss.name, ds.info.get("source", args.data), ds.info.get("first_row", 1))
     X = ds.X
     if args.split != "all":
         if args.data != info.get("data") and ds.name != info.get("data"):

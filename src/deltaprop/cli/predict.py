@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import modelfile
-from ..data import _cell
+from ..data import _cell, read_csv_rows
 from ..errors import DeltapropError
 
 
@@ -25,18 +25,16 @@ def register(sub) -> None:
 
 def read_inputs(path: str, model: modelfile.Model) -> np.ndarray:
     """X (N, n_in): the model's feature columns by name if the header has them all, else every column."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
-    except FileNotFoundError:
-        raise DeltapropError(f"{path}: no such file") from None
-    except (UnicodeDecodeError, csv.Error) as e:
-        raise DeltapropError(f"{path}: not a readable CSV file ({e})") from None
+    rows = read_csv_rows(path)
     if len(rows) < 2:
         raise DeltapropError(f"{path}: needs a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
     names = model.feature_names
-    if names and all(n in header for n in names):
+    if names:  # columns by name: a CSV with other names in the right number is a different data set
+        missing = [n for n in names if n not in header]
+        if missing:
+            raise DeltapropError(f"{path}: the model needs the columns {', '.join(names)}; the header has "
+                                 f"{', '.join(header)} (missing {', '.join(missing)})")
         cols = [header.index(n) for n in names]
     elif len(header) == model.net.sizes[0]:
         cols = list(range(len(header)))

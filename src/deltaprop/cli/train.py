@@ -7,6 +7,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+from .. import safefile
 from .. import train as train_mod
 from ..errors import DeltapropError
 
@@ -51,16 +52,7 @@ def register(sub) -> None:
 
 
 def read_config(path: str) -> dict:
-    import tomllib
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DeltapropError(f"{path}: no such config file") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise DeltapropError(f"{path}: invalid TOML: {e}") from None
+    doc = safefile.parse_toml(safefile.read_text(path, "config", train_mod.CONFIG_BYTES), path)
     known = {f.name for f in fields(train_mod.TrainConfig)}
     out = {}
     for k, v in doc.items():
