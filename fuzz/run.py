@@ -6,13 +6,12 @@ Deterministic for a seed (one random.Random drives every mutation). Each case is
 file, a checkpoint, a CSV, an IDX file, a network file) with bytes flipped, inserted, deleted or cut, or
 pieces of another spliced in. A target must return or raise DeltapropError; anything else is a failure, printed
 and saved under fuzz/crashes/ so that it can be replayed. Prints the cases run per target and exits 1 on any
-failure. Targets run in turn; the formula parser's is added with the graph merge.
+failure. Targets run in turn.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import sys
 import time
@@ -58,7 +57,8 @@ def seeds() -> dict[str, tuple[callable, list[bytes]]]:
         "csv": (lambda b: targets.csv_text(b.decode("utf-8", "replace")), [targets.SAMPLE_CSV.encode()]),
         "idx": (targets.idx_bytes, [targets.sample_idx_bytes(), targets.sample_idx_bytes((4,), 0x0D)]),
         "netfile": (lambda b: targets.netfile_text(b.decode("utf-8", "replace")), netfiles),
-        # "formula": added with the graph merge
+        "formula": (lambda b: targets.formula_text(b.decode("utf-8", "replace")),
+                    [f.encode() for f in targets.SAMPLE_FORMULAS]),
     }
 
 
@@ -71,10 +71,6 @@ def main() -> int:
     args = ap.parse_args()
     table = seeds()
     names = args.only.split(",") if args.only else list(table)
-    if importlib.util.find_spec("deltaprop.formulas") is None and "netfile" in names:
-        # a network file naming an unknown activation reaches the formula parser, on the graph branch
-        print("netfile target skipped: the formula parser comes with the graph merge")
-        names.remove("netfile")
     rng = random.Random(args.seed)
     corpus = [s for _, seeds_ in table.values() for s in seeds_]
     counts = {n: 0 for n in names}

@@ -28,7 +28,7 @@ def netfile_doc(doc: dict, must_build: bool = False) -> None:
         if must_build:
             raise
         return
-    n0 = net.sizes[0] if hasattr(net, "sizes") else len(net.inputs)
+    n0 = net.sizes[0] if hasattr(net, "sizes") else net.n_inputs
     x = np.zeros((1, n0))
     with np.errstate(all="ignore"):
         try:
@@ -110,8 +110,27 @@ def idx_bytes(content: bytes) -> None:
     assert arr.size <= data_mod.MAX_ELEMENTS
 
 
-# Formula parser: its target `formula_text(text)` is added with the graph merge (deltaprop.formulas lives on the
-# graph branch); tests/test_fuzz_files.py and fuzz/run.py list it in the same places.
+def formula_text(text: str) -> None:
+    """Any text as an activation formula in z and as a loss formula in a and t: parsed by the whitelist (never
+    eval), then, if accepted, differentiated and run on a few values."""
+    from deltaprop import formulas
+
+    for make, args in ((formulas.activation, ("z",)), (formulas.loss, ("a", "t"))):
+        try:
+            fn = make(text)
+        except DeltapropError:
+            continue
+        v = np.array([[0.3, 1.7]])
+        with np.errstate(all="ignore"):
+            if len(args) == 1:
+                fn.df(v, fn.f(v))
+            else:
+                fn.grad(v, v + 0.5)
+
+
+SAMPLE_FORMULAS = ["z**2", "tanh(2*z) + 0.1*z", "log(1 + exp(z))", "sigmoid(z)*(1 - sigmoid(z))",
+                   "t/a - log(t/a) - 1", "(a - t)**2/2", "-t*log(a) - (1 - t)*log(1 - a)", "abs(z) + sqrt(z**2 + 1)",
+                   "exp(-z**2/2)/sqrt(2*pi)", "max(z, 0.01*z)"]
 
 
 # --- valid seeds that the fuzzers mutate -----------------------------------------------------------------------

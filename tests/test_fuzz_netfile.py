@@ -74,3 +74,22 @@ def test_any_document_builds_or_is_refused_clearly(doc):
 def test_any_text_is_read_or_refused_clearly(text):
     targets.netfile_text("inputs = 2\n[[layer]]\nsize = 1\n" + text)
     targets.netfile_text(text)
+
+
+# --- the formula parser ------------------------------------------------------------------------------------------
+
+FORMULA_PIECES = ["z", "a", "t", "1", "0.5", "2", "+", "-", "*", "/", "**", "(", ")", "exp(", "log(", "sqrt(",
+                  "tanh(", "abs(", "sigmoid(", ",", " ", "__import__", "os", ".", "'", "[", "]", "lambda", ":",
+                  "9", "e", "pi", "max(", "1e308", "_", "x"]
+
+
+@settings(max_examples=1200, deadline=2000, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(FORMULA_PIECES), max_size=25).map("".join))
+def test_any_formula_from_pieces_is_parsed_or_refused_clearly(text):
+    targets.formula_text(text)
+
+
+@settings(max_examples=400, deadline=2000, suppress_health_check=list(HealthCheck))
+@given(st.text(max_size=80))
+def test_any_text_as_a_formula_is_parsed_or_refused_clearly(text):
+    targets.formula_text(text)

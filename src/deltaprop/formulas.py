@@ -13,6 +13,7 @@ SymPy then differentiates, and ``lambdify`` turns *our own* expression tree into
 from __future__ import annotations
 
 import ast
+import warnings
 import functools
 import math
 
@@ -82,7 +83,9 @@ def parse(text: str, variables: dict[str, sp.Symbol], what: str = "formula") -> 
         raise DeltapropError(f"{what} is empty")
     source = text.strip().replace("^", "**")  # z^2 is what people type; Python's ^ is xor, never meant here
     try:
-        tree = ast.parse(source, mode="eval")
+        with warnings.catch_warnings():  # "2e" etc. warn before they fail; the error below says it in one line
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(source, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
         msg = getattr(e, "msg", None) or str(e) or type(e).__name__
         raise DeltapropError(f"{what} {text!r} is not a formula: {msg}") from None
