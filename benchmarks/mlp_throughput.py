@@ -24,17 +24,17 @@ import os
 import sys
 
 
-def _threads_from_argv(default: int = 2) -> int:
+def _from_argv(name: str, default: str) -> str:
     for i, arg in enumerate(sys.argv):
-        if arg.startswith("--threads="):
-            return int(arg.split("=", 1)[1])
-        if arg == "--threads" and i + 1 < len(sys.argv):
-            return int(sys.argv[i + 1])
+        if arg.startswith(f"{name}="):
+            return arg.split("=", 1)[1]
+        if arg == name and i + 1 < len(sys.argv):
+            return sys.argv[i + 1]
     return default
 
 
 # The BLAS reads its thread count when it is loaded, so this must come before numpy is imported.
-THREADS = _threads_from_argv()
+THREADS = int(_from_argv("--threads", "2"))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(THREADS)
 
@@ -49,7 +49,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+# this checkout's engine, or another's with --src (to measure before and after a change)
+sys.path.insert(0, _from_argv("--src", str(Path(__file__).resolve().parents[1] / "src")))
 import deltaprop as dp  # noqa: E402
 from deltaprop import optim  # noqa: E402
 
@@ -332,6 +333,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=None, help="timed epochs per peer (default 5, quick 3)")
     ap.add_argument("--samples", type=int, default=20_000)
     ap.add_argument("--threads", type=int, default=THREADS, help="BLAS / torch threads (default 2)")
+    ap.add_argument("--src", default=None, help="the src/ folder of another deltaprop checkout to time")
     ap.add_argument("--only", default=None,
                     help="run one configuration, e.g. float32,relu,128,256")
     ap.add_argument("--no-torch", action="store_true")
@@ -364,7 +366,7 @@ def main(argv=None) -> int:
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    log(f"deltaprop {dp.__version__}, numpy {np.__version__}, BLAS: {blas_info()}; torch {torch_version}; "
+    log(f"deltaprop {dp.__version__} from {Path(dp.__file__).parent}, numpy {np.__version__}, BLAS: {blas_info()}; torch {torch_version}; "
         f"scikit-learn {sklearn.__version__ if not args.no_sklearn else None}; python {platform.python_version()}"
         f"; {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {args.samples} samples, "
         f"{repeats} repeats, {THREADS} threads")
