@@ -98,13 +98,15 @@ def step_flops(n: int, hidden: int) -> float:
 
 class Deltaprop:
     name = "deltaprop"
+    package = None  # the deltaprop module; a subclass may time another checkout's (see --baseline)
 
     def __init__(self, X, y, T, dtype, activation, batch, hidden, seed=0):
+        pkg = self.package or dp
         self.X, self.T, self.batch = X, T, batch
         init = "he" if activation == "relu" else "glorot"
-        self.net = dp.Network([N_IN, hidden, hidden, N_OUT], activation, "cross_entropy", output="softmax",
-                              init=init, seed=seed, dtype=dtype)
-        self.opt = optim.make("sgd", lr=LR)
+        self.net = pkg.Network([N_IN, hidden, hidden, N_OUT], activation, "cross_entropy", output="softmax",
+                               init=init, seed=seed, dtype=dtype)
+        self.opt = pkg.optim.make("sgd", lr=LR)
         self.rng = np.random.default_rng(seed)
         n = X.shape[0]
         self.perm = np.arange(n)  # shuffled in place every epoch
@@ -148,6 +150,21 @@ class Deltaprop:
         finally:
             tracemalloc.stop()
         return worst
+
+
+def baseline_peer(src: str):
+    """The engine in another checkout's src/ as a second deltaprop peer, imported under another name so that
+    both run interleaved in this process: a before/after comparison that a background load cannot skew."""
+    import importlib.util
+
+    path = Path(src) / "deltaprop"
+    spec = importlib.util.spec_from_file_location("deltaprop_baseline", path / "__init__.py",
+                                                  submodule_search_locations=[str(path)])
+    pkg = importlib.util.module_from_spec(spec)
+    sys.modules["deltaprop_baseline"] = pkg
+    spec.loader.exec_module(pkg)
+    importlib.import_module("deltaprop_baseline.optim")
+    return type("Baseline", (Deltaprop,), {"name": "baseline", "package": pkg})
 
 
 class Torch:
@@ -302,6 +319,9 @@ def run_config(dtype, activation, batch, hidden, *, n, repeats, peers, log):
     rec["samples"] = n
     rec["repeats"] = repeats
     rec["threads"] = THREADS
+    if "baseline" in sps:
+        rec["baseline_sps"] = round(sps["baseline"])
+        rec["speedup_vs_baseline"] = round(dp_sps / sps["baseline"], 3)
     rec["sgemm_gflops_median"] = round(sgemm.flops / med["sgemm"] / 1e9, 1)
     # best-of-repeats throughput: less sensitive to a background load than the median, for a noisy machine
     rec["best_sps"] = {name: round(n / min(ts)) for name, ts in times.items() if name != "sgemm"}
@@ -309,7 +329,8 @@ def run_config(dtype, activation, batch, hidden, *, n, repeats, peers, log):
     for r in runners:
         if r.name == "sklearn":
             rec["sklearn_dtype"] = r.dtype
-    log(f"  {dtype} {activation} batch {batch} hidden {hidden}: done")
+    extra = f", {rec['speedup_vs_baseline']}× the baseline's {rec['baseline_sps']:,}/s" if "baseline_sps" in rec else ""
+    log(f"  {dtype} {activation} batch {batch} hidden {hidden}: done{extra}")
     return rec
 
 
@@ -340,6 +361,9 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=20_000)
     ap.add_argument("--threads", type=int, default=THREADS, help="BLAS / torch threads (default 2)")
     ap.add_argument("--src", default=None, help="the src/ folder of another deltaprop checkout to time")
+    ap.add_argument("--baseline", default=None,
+                    help="also time the engine in this src/ folder (e.g. a checkout of the previous commit), "
+                         "interleaved, and report the speed-up over it")
     ap.add_argument("--only", default=None,
                     help="run one configuration, e.g. float32,relu,128,256")
     ap.add_argument("--no-torch", action="store_true")
@@ -352,6 +376,8 @@ def main(argv=None) -> int:
         configs = [(d, a, int(b), int(h))]
 
     peers = [Deltaprop]
+    if args.baseline:
+        peers.append(baseline_peer(args.baseline))
     torch_version = None
     if not args.no_torch:
         try:
