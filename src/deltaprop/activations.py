@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 
 from .errors import DeltapropError
 
@@ -61,9 +60,16 @@ def _ones(z, a, out=None):
 
 
 def _sigmoid(z, out=None):
-    if np.iscomplexobj(z):  # expit has no complex loop; 1/(1+e^-z) is fine for the small steps used there
-        return np.divide(1, 1 + np.exp(-z), out=out)
-    return expit(z, out=_out(z, out))  # exact to the last bit and overflow-free for any |z|
+    # 1/(1 + e^−z) in four vectorised passes: numpy's SIMD exp makes this ~1.5× faster than scipy's expit
+    # (a scalar loop) in float32. No step cancels, so a is within a few ulps of σ(z) for every z; where e^−z
+    # overflows (z below about −88 in float32, −709 in float64) a = 1/inf = 0, σ(z) rounded to the normal
+    # range. It also takes complex z, for the complex-step check.
+    out = _out(z, out)
+    with np.errstate(over="ignore"):
+        np.negative(z, out=out)
+        np.exp(out, out=out)
+    out += 1
+    return np.divide(1, out, out=out)
 
 
 def _sigmoid_prime(z, a, out=None):
@@ -83,11 +89,19 @@ def _tanh_prime(z, a, out=None):
 
 
 def _relu(z, out=None):
-    return np.maximum(z, 0, out=_out(z, out))
+    out = _out(z, out)
+    if np.may_share_memory(z, out):
+        return np.maximum(z, 0, out=out)
+    # max(z, 0) against an array of zeros: numpy's float32 maximum with a scalar operand takes a slow
+    # broadcasting loop (~4× slower here), with a same-shape array it runs its SIMD loop. Same values.
+    out.fill(0)
+    return np.maximum(z, out, out=out)
 
 
 def _relu_prime(z, a, out=None):
-    return np.greater(z, 0, out=_out(z, out), casting="unsafe")  # σ'(0) = 0, as PyTorch
+    # sign(a) is 1 where z > 0 and 0 elsewhere (σ'(0) = 0, as PyTorch), from the stored a; unlike
+    # np.greater(z, 0) cast to float it needs no casting buffer, so the training step allocates nothing
+    return np.sign(a, out=_out(a, out))
 
 
 LEAKY_SLOPE = 0.01  # PyTorch's default negative slope
@@ -125,13 +139,26 @@ def _square_prime(z, a, out=None):
     return np.multiply(z, 2, out=_out(z, out))
 
 
-def softmax(z: Array, out: Array | None = None) -> Array:
-    """Row-wise softmax, shifted by the row maximum so that no exp overflows."""
+def softmax(z: Array, out: Array | None = None, work: tuple[Array, Array] | None = None) -> Array:
+    """Row-wise softmax, shifted by the row maximum so that no exp overflows.
+
+    ``work``, two arrays of z's dtype shaped (N, n) and (N, 1), lets it run without allocating anything."""
     out = _out(z, out)
-    shift = np.max(z.real, axis=1, keepdims=True)
-    np.subtract(z, shift, out=out)
+    if work is None:
+        shift = np.max(z.real, axis=1, keepdims=True)
+        np.subtract(z, shift, out=out)
+        np.exp(out, out=out)
+        out /= out.sum(axis=1, keepdims=True)
+        return out
+    # The same steps with no allocation: ufunc.reduce in place of np.max / np.sum (whose Python layer costs
+    # more than an (N, 10) array's arithmetic), and each (N, 1) column copied out to (N, n) first, because a
+    # broadcasting operand makes NumPy allocate an iteration buffer on every call.
+    full, col = work
+    np.copyto(full, np.maximum.reduce(z.real, axis=1, keepdims=True, out=col))
+    np.subtract(z, full, out=out)
     np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)
+    np.copyto(full, np.add.reduce(out, axis=1, keepdims=True, out=col))
+    out /= full
     return out
 
 

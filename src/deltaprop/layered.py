@@ -15,7 +15,7 @@ the gradients are those of the batch cost C. ``forward`` and ``backward`` take a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from . import activations as act_mod
 from . import losses as loss_mod
 from .activations import Activation
 from .errors import DeltapropError
-from .losses import Loss
+from .losses import Loss, scratch
 
 Array = np.ndarray
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -77,6 +77,7 @@ class Trace:
     X: Array
     z: list[Array]
     a: list[Array]
+    work: dict = field(default_factory=dict, repr=False)  # scratch arrays reused from step to step
 
 
 @dataclass
@@ -89,6 +90,7 @@ class Grads:
     sigma_prime: list[Array]  # σ′(z) per layer, a work buffer for δ = (δ W) ⊙ σ′(z)
     X: Array | None = None
     cost: float = float("nan")
+    work: dict = field(default_factory=dict, repr=False)  # scratch arrays reused from step to step
 
     def params(self) -> list[Array]:
         return [g for pair in zip(self.W, self.b) for g in pair]
@@ -213,9 +215,17 @@ class Network:
         trace.X = X
         a_prev = X
         for W, b, g, z, a in zip(self.W, self.b, self.activations, trace.z, trace.a):
-            np.matmul(a_prev, W.T, out=z)
-            z += b
-            g.f(z, out=a)
+            np.matmul(a_prev, W.T, out=z)  # Wᵀ is a view: the BLAS reads W transposed, nothing is copied
+            # z += b with b copied to every row of a first (a is written next): adding the (n,) b by
+            # broadcasting makes NumPy allocate an iteration buffer on every call, and is no faster
+            np.copyto(a, b)
+            z += a
+            if g.f is act_mod.softmax:  # with kept work arrays, so that nothing is allocated
+                work = trace.work
+                act_mod.softmax(z, out=a, work=(scratch(work, "softmax", z.shape, z.dtype),
+                                                scratch(work, "softmax_col", (z.shape[0], 1), z.dtype)))
+            else:
+                g.f(z, out=a)
             a_prev = a
         return trace
 
@@ -241,29 +251,39 @@ class Network:
             dt = trace.z[0].dtype
             grads = Grads([np.empty_like(z) for z in trace.z], [np.empty(W.shape, dt) for W in self.W],
                           [np.empty(b.shape, dt) for b in self.b], [np.empty_like(z) for z in trace.z])
-        s = 1.0 / N if self.reduction == "mean" else 1.0
-        z, a, delta = trace.z, trace.a, grads.delta
+        s = 1.0 / N if self.reduction == "mean" else 1.0  # a Python float: float32 stays float32
+        z, a, delta, work = trace.z, trace.a, grads.delta, grads.work
+        dt = delta[0].dtype
         if self.loss.check is not None:
             self.loss.check(a[-1], T)
-        if self.fused:
+        fused = self.fused
+        if fused:
             np.subtract(a[-1], T, out=delta[-1])  # canonical pair: δᴸ = a − t
         else:
             self.activations[-1].delta(z[-1], a[-1], self.loss.grad(a[-1], T), delta[-1], grads.sigma_prime[-1])
+        # ∂C/∂b = s Σ_n δ is the product of a row of N s's with δ: one BLAS call that sums and scales at once
+        s_row = work.get("s_row")
+        if s_row is None or s_row.shape != (N,) or s_row.dtype != dt or s_row[0] != s:
+            s_row = work["s_row"] = np.full(N, s, dt)
         for l in range(self.L - 1, -1, -1):
             a_prev = trace.X if l == 0 else a[l - 1]
-            np.matmul(delta[l].T, a_prev, out=grads.W[l])  # ∂C/∂W = s δᵀ a_prev
-            np.sum(delta[l], axis=0, out=grads.b[l])  # ∂C/∂b = s Σ δ
-            if s != 1.0:
-                grads.W[l] *= s
-                grads.b[l] *= s
+            gW = grads.W[l]
+            if s == 1.0:
+                np.matmul(delta[l].T, a_prev, out=gW)  # ∂C/∂W = s δᵀ a_prev
+            elif delta[l].size < gW.size:  # scale the smaller factor: s δ (N, n_l) rather than ∂C/∂W
+                s_delta = np.multiply(delta[l], s, out=scratch(work, ("s_delta", l), delta[l].shape, dt))
+                np.matmul(s_delta.T, a_prev, out=gW)
+            else:
+                np.matmul(delta[l].T, a_prev, out=gW)
+                gW *= s
+            np.matmul(s_row, delta[l], out=grads.b[l])
             if l > 0:
                 dc_da = np.matmul(delta[l], self.W[l], out=delta[l - 1])  # ∂c/∂a[l-1] = δ W
                 self.activations[l - 1].delta(z[l - 1], a[l - 1], dc_da, delta[l - 1], grads.sigma_prime[l - 1])
             elif input_grad:
                 grads.X = np.matmul(delta[0], self.W[0]) * s
-        fused = self.fused
-        c = fused(z[-1], T) if fused else self.loss.value(a[-1], T)
-        grads.cost = c.mean() if self.reduction == "mean" else c.sum()
+        c = fused(z[-1], T, work) if fused else self.loss.value(a[-1], T)
+        grads.cost = np.add.reduce(c) / N if self.reduction == "mean" else np.add.reduce(c)  # as c.mean(), c.sum()
         return grads
 
     def loss_and_grads(self, X, T) -> Grads:

@@ -88,7 +88,7 @@ class SGD(Optimizer):
     def step(self, params, grads, lr_factor=1.0):
         self._buffers(params, *(("v",) if self.momentum else ()))
         self.t += 1
-        lr = self.lr * lr_factor
+        lr = float(self.lr * lr_factor)  # a Python float: a NumPy float64 would run float32 updates in float64
         for i, (p, g) in enumerate(zip(params, grads)):
             work = self._work[i]
             g = self._decayed(p, g, work)
@@ -121,7 +121,7 @@ class Adam(Optimizer):
     def step(self, params, grads, lr_factor=1.0):
         self._buffers(params, "m", "v")
         self.t += 1
-        lr = self.lr * lr_factor
+        lr = float(self.lr * lr_factor)  # a Python float, as in SGD
         b1, b2 = self.beta1, self.beta2
         c1, c2 = 1 - b1**self.t, 1 - b2**self.t
         for i, (p, g) in enumerate(zip(params, grads)):
