@@ -187,3 +187,29 @@ def test_bad_shapes_are_named():
         dp.Network([3, 2], W=[np.zeros((3, 2))])
     with pytest.raises(dp.DeltapropError, match="output layer only"):
         dp.Network([3, 2, 2], ["softmax", "softmax"])
+
+
+def test_softmax_cross_entropy_is_exact_for_targets_that_do_not_sum_to_one(rng):
+    """δᴸ = a Σt − t: the fused rule a − t holds only for rows of t that sum to 1; trace takes any t."""
+    oracle = pytest.importorskip("torch_oracle")
+    net = dp.Network([3, 4, 3], "tanh", "cross_entropy", output="softmax", seed=2)
+    X = rng.standard_normal((4, 3))
+    T = np.eye(3)[[0, 1, 2, 1]] * 0.8 + 0.1  # rows sum to 1.1
+    g = net.loss_and_grads(X, T)
+    C, dW, db, dX = oracle.grads(net.W, net.b, ["tanh", "softmax"], "cross_entropy", X, T)
+    assert g.cost == pytest.approx(C, rel=1e-13)
+    for l in range(net.L):
+        assert rel_err(g.W[l], dW[l]) <= 1e-10 and rel_err(g.b[l], db[l]) <= 1e-10
+    assert rel_err(g.X, dX) <= 1e-10
+
+
+def test_what_enters_the_network_is_checked():
+    with pytest.raises(dp.DeltapropError, match="whole numbers"):
+        dp.Network([2, "a"])
+    with pytest.raises(dp.DeltapropError, match="parameters; the limit is"):
+        dp.Network([100_000, 100_000, 100_000])  # refused before 80 GB are asked for
+    net = dp.Network([2, 1])
+    with pytest.raises(dp.DeltapropError, match="X must hold numbers"):
+        net.forward([["a", "b"]])
+    with pytest.raises(dp.DeltapropError, match="T must hold numbers"):
+        net.loss_and_grads([[1.0, 2.0]], [["x"]])

@@ -26,6 +26,7 @@ from .errors import DeltapropError
 from .losses import Loss, scratch
 
 Array = np.ndarray
+MAX_PARAMS = 2**25  # 256 MiB of float64 weights; more is a typo (--hidden 100000000), not a network for a CPU
 DTYPES = {"float64": np.float64, "float32": np.float32}
 REDUCTIONS = ("mean", "sum")
 
@@ -118,9 +119,15 @@ class Network:
         dtype="float64",
         loss_params: dict | None = None,
     ):
+        if not isinstance(sizes, (list, tuple)) or not all(
+                isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in sizes):
+            raise DeltapropError(f"sizes must be a list of whole numbers [n0, n1, …, nL], got {sizes!r}")
         sizes = [int(n) for n in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise DeltapropError(f"sizes must list at least an input and an output size, all ≥ 1; got {sizes}")
+        n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+        if n_params > MAX_PARAMS:  # checked before anything is allocated
+            raise DeltapropError(f"a network of sizes {sizes} has {n_params} parameters; the limit is {MAX_PARAMS}")
         L = len(sizes) - 1
         if isinstance(activations, (list, tuple)):
             acts = list(activations)
@@ -185,6 +192,8 @@ class Network:
 
     def _input(self, X, name="X") -> Array:
         X = np.asarray(X)
+        if X.dtype.kind not in "biufc":  # strings, objects: say so here rather than deep inside a product
+            raise DeltapropError(f"{name} must hold numbers, got an array of {X.dtype}")
         if X.ndim == 1:
             X = X[None, :]
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
@@ -195,6 +204,8 @@ class Network:
 
     def _target(self, T, N) -> Array:
         T = np.asarray(T)
+        if T.dtype.kind not in "biufc":
+            raise DeltapropError(f"T must hold numbers, got an array of {T.dtype}")
         if T.ndim == 1 and self.sizes[-1] == 1 and T.shape[0] == N:
             T = T[:, None]
         elif T.ndim == 1:
@@ -259,6 +270,13 @@ class Network:
         fused = self.fused
         if fused:
             np.subtract(a[-1], T, out=delta[-1])  # canonical pair: δᴸ = a − t
+            if self.activations[-1] is act_mod.ACTIVATIONS["softmax"]:
+                # softmax + cross-entropy: exactly δᴸ = a Σ_k t_k − t, which is a − t when each row of t sums
+                # to 1 (one-hot labels, probabilities); other rows (allowed in trace) get the missing term
+                t_sum = np.sum(T, axis=1, out=scratch(work, "t_sum", (N,), dt))
+                if t_sum.min() != 1 or t_sum.max() != 1:
+                    t_sum -= 1
+                    delta[-1] += a[-1] * t_sum[:, None]
         else:
             self.activations[-1].delta(z[-1], a[-1], self.loss.grad(a[-1], T), delta[-1], grads.sigma_prime[-1])
         # ∂C/∂b = s Σ_n δ is the product of a row of N s's with δ: one BLAS call that sums and scales at once

@@ -137,8 +137,6 @@ class Prepared:
 # losses defined for every real target, so regression targets may be standardized (shifted and scaled); the
 # others (cross-entropy, BCE, Itakura–Saito) need t in a domain that a shift would leave
 SHIFTABLE_LOSSES = ("quadratic", "gaussian_nll")
-MAX_PARAMS = 2**25  # weights and biases of a network trained here: 256 MiB in float64, ×5 with Adam's state,
-# the gradients and the best weights kept for early stopping; digits' default network has 17 000
 
 
 def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
@@ -192,9 +190,6 @@ def build(cfg: TrainConfig, prep: Prepared) -> Network:
     _, init_rng, _ = _streams(cfg.seed)
     r = resolve(cfg, prep.model.task)
     sizes = [prep.train[0].shape[1], *cfg.hidden, prep.train[1].shape[1]]
-    n_params = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
-    if n_params > MAX_PARAMS:  # checked before anything is allocated
-        raise DeltapropError(f"a network of sizes {sizes} has {n_params} parameters; the limit is {MAX_PARAMS}")
     return Network(sizes, cfg.activation, r["loss"], output=r["output"], init=r["init"], seed=init_rng,
                    dtype=cfg.dtype)
 

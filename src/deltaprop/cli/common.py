@@ -18,9 +18,12 @@ def add_batch_arguments(p) -> None:
 
 def floats(text: str, flag: str) -> np.ndarray:
     try:
-        return np.array([float(v) for v in text.split(",")], dtype=float)[None, :]
+        values = np.array([float(v) for v in text.split(",")], dtype=float)[None, :]
     except ValueError:
         raise DeltapropError(f"{flag} must be comma-separated numbers, got {text!r}") from None
+    if not np.all(np.isfinite(values)):
+        raise DeltapropError(f"{flag} contains NaN or Inf: {text!r}")
+    return values
 
 
 def load_network_and_batch(args):
