@@ -156,8 +156,8 @@ class Network:
         for l in range(L):
             n_in, n_out = sizes[l], sizes[l + 1]
             W0, b0 = INITS[init](rng, n_out, n_in)
-            Wl = W0 if W is None or W[l] is None else _shaped(W[l], (n_out, n_in), f"layer {l + 1} weights")
-            bl = b0 if b is None or b[l] is None else _shaped(b[l], (n_out,), f"layer {l + 1} bias")
+            Wl = W0 if W is None or W[l] is None else shaped_array(W[l], (n_out, n_in), f"layer {l + 1} weights")
+            bl = b0 if b is None or b[l] is None else shaped_array(b[l], (n_out,), f"layer {l + 1} bias")
             self.W.append(np.array(Wl, dtype=self.dtype, order="C"))
             self.b.append(np.array(bl, dtype=self.dtype))
 
@@ -313,7 +313,8 @@ class Network:
         return f"Network(sizes={self.sizes}, activations=[{acts}], loss={self.loss.name!r}, dtype={self.dtype.name})"
 
 
-def _shaped(value, shape, what) -> Array:
+def shaped_array(value, shape, what) -> Array:
+    """``value`` as a float array of ``shape``, all finite, or a DeltapropError naming ``what``."""
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as e:

@@ -95,13 +95,14 @@ def json_bytes(obj) -> Array:
     return np.frombuffer(json.dumps(obj, allow_nan=False).encode("utf-8"), dtype=np.uint8).copy()
 
 
-def save_npz(path: str | Path, arrays: dict[str, Array]) -> None:
-    """Write an .npz atomically: a temporary file beside it, flushed and fsynced, then renamed over it."""
+def _write_atomic(path: str | Path, write, mode: str) -> None:
+    """``write(f)`` into a temporary file beside ``path``, flushed and fsynced, then renamed over it: a kill at
+    any moment leaves either the old file or the new one, never a torn one."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -109,21 +110,15 @@ def save_npz(path: str | Path, arrays: dict[str, Array]) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def save_npz(path: str | Path, arrays: dict[str, Array]) -> None:
+    """Write an .npz atomically."""
+    _write_atomic(path, lambda f: np.savez(f, **arrays), "wb")
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    _write_atomic(path, lambda f: f.write(text), "w")
 
 
 def fsync_dir(path: Path) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 from . import losses as loss_mod
 from . import safefile
 from .errors import DeltapropError
-from .layered import Network
+from .layered import Network, shaped_array
 
 MAX_FILE_BYTES = 16 * 2**20  # a network file is text written by a person; larger is a mistake or hostile
 MAX_UNITS = 1_000_000  # weights a file may declare (sizes are read before anything is allocated)
@@ -125,17 +125,7 @@ def layered_from_dict(doc: dict, source: str = "<network>", **overrides) -> Netw
 
 
 def _array(value, shape: tuple, what: str):
-    if value is None:
-        return None
-    try:
-        arr = np.array(value, dtype=float)
-    except (TypeError, ValueError):
-        raise DeltapropError(f"{what} must be numbers in nested lists of shape {shape}") from None
-    if arr.shape != shape:
-        raise DeltapropError(f"{what} must have shape {shape} (size, previous size), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise DeltapropError(f"{what} contains NaN or Inf")
-    return arr
+    return None if value is None else shaped_array(value, shape, what)
 
 
 def sample(doc: dict, source: str) -> tuple[np.ndarray, np.ndarray] | None:
