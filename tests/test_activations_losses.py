@@ -119,3 +119,29 @@ def test_loss_settings_are_checked():
         losses.get("quadratic", sigma2=2)
     with pytest.raises(dp.DeltapropError, match="every target t must be > 0"):
         dp.Network([1, 1], "square", "itakura_saito").loss_and_grads([[1.0]], [[-1.0]])
+
+
+@pytest.mark.parametrize("z,t", [([20.0, 0.0], [1.0, 0.0]), ([20.0, 0.0], [0.0, 1.0]), ([3.0, 3.0, 1.0], [0.2, 0.5, 0.3]),
+                                 ([50.0, -50.0], [1.0, 0.0]), ([2.0, 2.0], [1.0, 0.0]), ([0.1, 0.2, -0.3], [1.1, 0.0, 0.0])])
+def test_softmax_cross_entropy_keeps_relative_precision(z, t):
+    """Against 200-digit arithmetic: a confident, right prediction has c ≈ e^(−20), which lse(z) − z_k loses."""
+    import mpmath as mp
+
+    with mp.workdps(200):
+        lse = mp.log(mp.fsum(mp.exp(mp.mpf(x)) for x in z))
+        exact = float(mp.fsum(mp.mpf(tk) * (lse - mp.mpf(zk)) for tk, zk in zip(t, z)))
+    for work in (None, {}):
+        c = losses.FUSED[("softmax", "cross_entropy")](np.array([z]), np.array([t]), work)[0]
+        assert c == pytest.approx(exact, rel=1e-14, abs=0)
+
+
+@pytest.mark.parametrize("z,t", [(20.0, 1.0), (35.0, 1.0), (-35.0, 0.0), (2.0, 0.3), (1000.0, 0.0), (-1000.0, 1.0)])
+def test_sigmoid_bce_keeps_relative_precision(z, t):
+    import mpmath as mp
+
+    with mp.workdps(200):
+        softplus = lambda x: mp.log1p(mp.exp(mp.mpf(x)))  # noqa: E731
+        exact = float(mp.mpf(t) * softplus(-z) + (1 - mp.mpf(t)) * softplus(z))
+    for work in (None, {}):
+        c = losses.FUSED[("sigmoid", "binary_cross_entropy")](np.array([[z]]), np.array([[t]]), work)[0]
+        assert c == pytest.approx(exact, rel=1e-14, abs=0)

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 import sympy as sp
-from scipy.special import expit
+from scipy.special import erf, expit
 
 from .errors import DeltapropError
 
@@ -179,7 +179,12 @@ def _sigma_numpy(x):
     return expit(x)
 
 
-_MODULES = [{"sigma": _sigma_numpy, "Heaviside": lambda x, h0=0.0: np.heaviside(x, 0.0)}, "numpy"]
+_MODULES = [{
+    "sigma": _sigma_numpy,
+    "Heaviside": lambda x, h0=0.0: np.heaviside(x, 0.0),
+    "DiracDelta": lambda x, *order: np.zeros_like(x),  # the derivative of a step: 0 wherever it exists
+    "erf": erf,  # NumPy has none; SymPy would fall back to math.erf, which takes only scalars
+}, "numpy"]
 
 
 def compile_numpy(expr: sp.Expr, args: tuple[sp.Symbol, ...]):

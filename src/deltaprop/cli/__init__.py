@@ -10,6 +10,9 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
+
+import numpy as np
 
 from ..errors import DeltapropError
 
@@ -41,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # argparse: --help, --version, or a bad flag (already printed, one line)
             return e.code if isinstance(e.code, int) else 2
-        return args.func(args) or 0
+        # overflow or 0·∞ inside NumPy shows up as Inf or NaN in the result, which each command checks and
+        # reports in one line; NumPy's own RuntimeWarnings would only add lines before it
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return args.func(args) or 0
     except DeltapropError as e:
         if debug:
             raise
