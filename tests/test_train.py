@@ -133,3 +133,9 @@ def test_sine_fits_as_in_bishops_figure(tmp_path):
 def test_digits_defaults_reach_97_percent():
     run = dp.fit("digits")
     assert run.metrics["test_accuracy"] >= 0.97
+
+
+def test_spiral_defaults_separate_the_arms():
+    """The Playground's spiral from x1, x2 alone: its recipe must get well past the linear 50 %."""
+    run = dp.fit("spiral")
+    assert run.metrics["test_accuracy"] >= 0.9
