@@ -244,10 +244,11 @@ class Network:
         """The output activations aᴸ, (N, n_L)."""
         return self.forward(X).a[-1]
 
-    def cost_per_sample(self, trace: Trace, T) -> Array:
+    def cost_per_sample(self, trace: Trace, T, work: dict | None = None) -> Array:
+        """c of each sample, (N,): from the logits for a canonical pair (in ``work``'s arrays if given)."""
         T = self._target(T, trace.X.shape[0])
         fused = self.fused
-        return fused(trace.z[-1], T) if fused else self.loss.value(trace.a[-1], T)
+        return fused(trace.z[-1], T, work) if fused else self.loss.value(trace.a[-1], T)
 
     def cost(self, X, T) -> float:
         c = self.cost_per_sample(self.forward(X), T)
@@ -300,7 +301,7 @@ class Network:
                 self.activations[l - 1].delta(z[l - 1], a[l - 1], dc_da, delta[l - 1], grads.sigma_prime[l - 1])
             elif input_grad:
                 grads.X = np.matmul(delta[0], self.W[0]) * s
-        c = fused(z[-1], T, work) if fused else self.loss.value(a[-1], T)
+        c = self.cost_per_sample(trace, T, work)
         grads.cost = np.add.reduce(c) / N if self.reduction == "mean" else np.add.reduce(c)  # as c.mean(), c.sum()
         return grads
 

@@ -168,11 +168,6 @@ def get(spec: str | Loss, **params) -> Loss:
 # --- canonical pairs: c from the logits, δᴸ = a − t -----------------------------------------------------------
 
 
-def _logsumexp(z: Array) -> Array:
-    m = np.max(z.real, axis=1, keepdims=True)
-    return (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
-
-
 def _softplus(z: Array) -> Array:
     if np.iscomplexobj(z):
         return np.log1p(np.exp(z))
