@@ -6,12 +6,10 @@ plain SGD, shuffled mini-batches, one epoch timed after one warm-up epoch, 2 thr
 one process and are interleaved within every repeat (the order rotates), so a background load slows all three
 alike; the median epoch time over the repeats is reported, and the ratios are taken from the medians.
 
-deltaprop is timed on exactly its training step, the path the training loop runs:
-
-    np.take(X, idx, axis=0, out=Xb)                       # gather the shuffled batch into a reused buffer
-    trace = net.forward(Xb, trace)
-    grads = net.backward(trace, Tb, grads, input_grad=False)
-    opt.step(net.params(), grads.params(), lr_factor)
+deltaprop is timed on exactly its training step, ``deltaprop.train.step``, the function the training loop
+calls for each mini-batch: it gathers the shuffled batch into reused buffers, runs forward and backward (plain
+SGD folds −η into δᴸ, so the backward pass gives the step −η ∂C/∂θ itself), checks that the cost and every δ
+are finite, and adds the step to the parameters.
 
     python benchmarks/mlp_throughput.py            # every configuration, ~3-4 min on 2 cores
     python benchmarks/mlp_throughput.py --quick    # three configurations, < 60 s
@@ -52,7 +50,7 @@ import numpy as np  # noqa: E402
 # this checkout's engine, or another's with --src (to measure before and after a change)
 sys.path.insert(0, _from_argv("--src", str(Path(__file__).resolve().parents[1] / "src")))
 import deltaprop as dp  # noqa: E402
-from deltaprop import optim  # noqa: E402
+from deltaprop import optim, train  # noqa: E402,F401  (dp.train.step is the timed step)
 
 N_IN, N_OUT = 784, 10
 LR = 0.01  # small enough that no configuration diverges in a few epochs; the step's cost does not depend on it
@@ -118,20 +116,24 @@ class Deltaprop:
     def step(self, start):
         idx = self.perm[start:start + self.batch]
         buf = self.bufs[idx.shape[0]]
+        train_step = getattr((self.package or dp).train, "step", None)
+        if train_step is not None:  # the training loop's own step
+            return train_step(self.net, self.opt, self.X, self.T, idx, buf, 1.0)
+        # a baseline checkout from before train.step existed: the loop's calls of that time
         Xb, Tb, trace, grads = buf
-        np.take(self.X, idx, axis=0, out=Xb, mode="clip")  # mode="raise" would buffer the output
+        np.take(self.X, idx, axis=0, out=Xb, mode="clip")
         np.take(self.T, idx, axis=0, out=Tb, mode="clip")
         trace = self.net.forward(Xb, trace)
         grads = self.net.backward(trace, Tb, grads, input_grad=False)
         self.opt.step(self.net.params(), grads.params(), 1.0)
         buf[2], buf[3] = trace, grads
-        return grads
+        return float(grads.cost)
 
     def epoch(self):
         self.rng.shuffle(self.perm)
         for start in range(0, self.X.shape[0], self.batch):
-            grads = self.step(start)
-        return float(grads.cost)
+            cost = self.step(start)
+        return cost
 
     def alloc_per_step(self, steps: int = 20) -> int:
         """The most bytes any one steady-state step leaves allocated at its peak (tracemalloc), beyond what
@@ -164,6 +166,7 @@ def baseline_peer(src: str):
     sys.modules["deltaprop_baseline"] = pkg
     spec.loader.exec_module(pkg)
     importlib.import_module("deltaprop_baseline.optim")
+    importlib.import_module("deltaprop_baseline.train")
     return type("Baseline", (Deltaprop,), {"name": "baseline", "package": pkg})
 
 

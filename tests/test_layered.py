@@ -97,6 +97,37 @@ def test_delta_is_per_sample_and_grads_are_batch_mean(rng):
     np.testing.assert_allclose(gsum.W[0], 4 * g.W[0], rtol=1e-12)
 
 
+@pytest.mark.parametrize("output,loss", PAIRS)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_scale_gives_the_gradients_of_the_scaled_cost(output, loss, reduction, rng):
+    """backward(scale=k) is the gradient of k·C (central differences of k·C, the oracle), δ becomes ∂(kC)/∂z
+    = k s δ, and the cost stays C: what plain SGD uses with k = −η."""
+    net = make("tanh", output, loss, reduction=reduction)
+    X, T = batch(loss, rng)
+    k = -0.37
+    plain = net.loss_and_grads(X, T)
+    scaled = net.backward(net.forward(X), T, scale=k)
+    s = 1 / X.shape[0] if reduction == "mean" else 1.0
+    assert scaled.cost == plain.cost
+    for g_k, g_fd in zip(scaled.params(), fd_param_grads(net, X, T)):
+        assert rel_err(g_k, k * g_fd) <= 1e-7
+    assert rel_err(scaled.X, k * central_differences(lambda x: net.cost(x, T), X)) <= 1e-7
+    for g_k, g in zip(scaled.params() + [scaled.X], plain.params() + [plain.X]):
+        np.testing.assert_allclose(g_k, k * g, rtol=1e-12, atol=1e-15)
+    for d_k, d in zip(scaled.delta, plain.delta):
+        np.testing.assert_allclose(d_k, k * s * d, rtol=1e-12, atol=1e-15)
+
+
+def test_scale_with_targets_that_do_not_sum_to_one(rng):
+    net = dp.Network([3, 4, 3], "tanh", "cross_entropy", output="softmax", seed=2)
+    X = rng.standard_normal((4, 3))
+    T = np.eye(3)[[0, 1, 2, 1]] * 0.8 + 0.1
+    plain = net.loss_and_grads(X, T)
+    scaled = net.backward(net.forward(X), T, scale=2.5)
+    for g_k, g in zip(scaled.params(), plain.params()):
+        np.testing.assert_allclose(g_k, 2.5 * g, rtol=1e-12)
+
+
 def test_mazur_worked_example():
     """Matt Mazur's 'A Step by Step Backpropagation Example' (2-2-2, sigmoid, E = Σ ½(t − a)²): his numbers."""
     net = dp.Network([2, 2, 2], "sigmoid", "quadratic", reduction="sum",

@@ -139,3 +139,83 @@ def test_spiral_defaults_separate_the_arms():
     """The Playground's spiral from x1, x2 alone: its recipe must get well past the linear 50 %."""
     run = dp.fit("spiral")
     assert run.metrics["test_accuracy"] >= 0.9
+
+
+def _one_step(optimizer, lr_factor, seed=0, **kw):
+    rng = np.random.default_rng(seed)
+    net = dp.Network([5, 7, 4], "relu", "cross_entropy", output="softmax", seed=seed)
+    X = rng.standard_normal((12, 5))
+    T = np.eye(4)[rng.integers(0, 4, 12)]
+    idx = rng.permutation(12)[:8]
+    opt = dp.optim.make(optimizer, lr=0.05, **kw)
+    theta0 = [p.copy() for p in net.params()]
+    buf = [np.empty((8, 5)), np.empty((8, 4)), None, None]
+    cost = train.step(net, opt, X, T, idx, buf, lr_factor)
+    return net, opt, theta0, X[idx], T[idx], cost
+
+
+@pytest.mark.parametrize("lr_factor", [1.0, 0.3])
+def test_plain_sgd_step_folded_into_backward_is_theta_minus_eta_grad(lr_factor):
+    """train.step folds −η into δᴸ for plain SGD: the parameters move by −η ∂C/∂θ, with ∂C/∂θ from PyTorch
+    autograd (the oracle) where it imports and from central differences otherwise."""
+    net, opt, theta0, Xb, Tb, cost = _one_step("sgd", lr_factor)
+    assert opt.folds_lr and opt.t == 1
+    ref = dp.Network([5, 7, 4], "relu", "cross_entropy", output="softmax", seed=0)
+    try:
+        import torch_oracle
+
+        C, dW, db, _ = torch_oracle.grads(ref.W, ref.b, ["relu", "softmax"], "cross_entropy", Xb, Tb)
+        g = [x for pair in zip(dW, db) for x in pair]
+    except ImportError:
+        from conftest import central_differences
+
+        C = ref.cost(Xb, Tb)
+        g = []
+        for p in ref.params():
+            def cost_at(v, p=p):
+                saved = p.copy()
+                p[...] = v
+                c = ref.cost(Xb, Tb)
+                p[...] = saved
+                return c
+            g.append(central_differences(cost_at, p.copy()))
+    assert cost == pytest.approx(C, rel=1e-12)
+    for p, p0, gi in zip(net.params(), theta0, g):
+        np.testing.assert_allclose(p - p0, -0.05 * lr_factor * gi, rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer,kw", [("sgd", {}), ("momentum", {}), ("sgd", {"weight_decay": 0.01}),
+                                          ("adam", {})])
+def test_step_matches_backward_then_optimizer_step(optimizer, kw):
+    """The loop's step (folded or not) moves the parameters as backward + opt.step does."""
+    net, opt, theta0, Xb, Tb, _ = _one_step(optimizer, 0.5, **kw)
+    ref = dp.Network([5, 7, 4], "relu", "cross_entropy", output="softmax", seed=0)
+    ref_opt = dp.optim.make(optimizer, lr=0.05, **kw)
+    ref_opt.step(ref.params(), ref.loss_and_grads(Xb, Tb).params(), 0.5)
+    assert opt.folds_lr == (optimizer == "sgd" and not kw)
+    for p, q in zip(net.params(), ref.params()):
+        np.testing.assert_allclose(p, q, rtol=1e-13, atol=1e-15)
+
+
+def test_apply_refuses_an_optimizer_with_state():
+    net = dp.Network([2, 2], "identity", "quadratic")
+    for opt in (dp.optim.make("momentum"), dp.optim.make("sgd", weight_decay=0.1), dp.optim.make("adam")):
+        with pytest.raises(DeltapropError, match="plain SGD"):
+            opt.apply(net.params(), [np.zeros_like(p) for p in net.params()])
+
+
+def test_a_nan_delta_is_seen_in_the_bias_gradients(rng=np.random.default_rng(5)):
+    """_finite_grads reads only ∂C/∂b = s Σ δ: a single NaN δ in any layer shows there."""
+    net = dp.Network([3, 6, 5, 2], "tanh", "quadratic", output="identity", seed=1)
+    X, T = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    trace = net.forward(X)
+    assert train._finite_grads(net.backward(trace, T))
+    T_bad = T.copy()
+    T_bad[2, 1] = np.nan  # δᴸ = a − t is NaN in one entry; the recursion carries it down every layer
+    grads = net.backward(trace, T_bad)
+    assert all(np.isnan(g).any() for g in grads.b)
+    assert not train._finite_grads(grads)
+    grads.b[0][3] = np.inf
+    grads.b[1][:] = 0
+    grads.b[2][:] = 0
+    assert not train._finite_grads(grads)

@@ -255,8 +255,15 @@ class Network:
         return c.mean() if self.reduction == "mean" else c.sum()
 
     # ---- backward ----
-    def backward(self, trace: Trace, T, grads: Grads | None = None, *, input_grad: bool = True) -> Grads:
-        """δ of every layer, ∂C/∂W, ∂C/∂b and (with ``input_grad``) ∂C/∂X for the batch in ``trace``."""
+    def backward(self, trace: Trace, T, grads: Grads | None = None, *, input_grad: bool = True,
+                 scale: float | None = None) -> Grads:
+        """δ of every layer, ∂C/∂W, ∂C/∂b and (with ``input_grad``) ∂C/∂X for the batch in ``trace``.
+
+        With ``scale`` = k the pass gives the gradients of k·C instead: k is folded into δᴸ, and the recursion
+        is linear in δ, so every δ below and every gradient comes out multiplied at no extra cost. ``delta``
+        then holds ∂(kC)/∂z = k s δ, and ``grads.cost`` is still C. Plain SGD passes k = −η and gets its step
+        −η ∂C/∂θ straight from the products (:meth:`deltaprop.optim.Optimizer.apply`).
+        """
         N = trace.X.shape[0]
         T = self._target(T, N)
         if grads is None or grads.delta[0].shape != trace.z[0].shape or grads.delta[0].dtype != trace.z[0].dtype:
@@ -264,6 +271,7 @@ class Network:
             grads = Grads([np.empty_like(z) for z in trace.z], [np.empty(W.shape, dt) for W in self.W],
                           [np.empty(b.shape, dt) for b in self.b], [np.empty_like(z) for z in trace.z])
         s = 1.0 / N if self.reduction == "mean" else 1.0  # a Python float: float32 stays float32
+        k = None if scale is None else float(scale) * s  # folded into δᴸ below; then the gradients take no s
         z, a, delta, work = trace.z, trace.a, grads.delta, grads.work
         dt = delta[0].dtype
         if self.loss.check is not None:
@@ -274,12 +282,15 @@ class Network:
             if self.activations[-1] is act_mod.ACTIVATIONS["softmax"]:
                 # softmax + cross-entropy: exactly δᴸ = a Σ_k t_k − t, which is a − t when each row of t sums
                 # to 1 (one-hot labels, probabilities); other rows (allowed in trace) get the missing term
-                t_sum = np.sum(T, axis=1, out=scratch(work, "t_sum", (N,), dt))
-                if t_sum.min() != 1 or t_sum.max() != 1:
+                t_sum = np.add.reduce(T, axis=1, out=scratch(work, "t_sum", (N,), dt))
+                if np.minimum.reduce(t_sum) != 1 or np.maximum.reduce(t_sum) != 1:
                     t_sum -= 1
                     delta[-1] += a[-1] * t_sum[:, None]
         else:
             self.activations[-1].delta(z[-1], a[-1], self.loss.grad(a[-1], T), delta[-1], grads.sigma_prime[-1])
+        if k is not None:
+            delta[-1] *= k  # δᴸ of k·C
+            s = 1.0
         # ∂C/∂b = s Σ_n δ is the product of a row of N s's with δ: one BLAS call that sums and scales at once
         s_row = work.get("s_row")
         if s_row is None or s_row.shape != (N,) or s_row.dtype != dt or s_row[0] != s:

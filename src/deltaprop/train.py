@@ -377,8 +377,42 @@ class _Interrupts:
 
 
 def _finite_grads(grads) -> bool:
-    # a sum is NaN or Inf whenever one of its terms is; one reduction per array, no boolean temporaries
-    return all(math.isfinite(float(g.sum())) for g in grads.params())
+    """Whether every δ is finite, from ∂C/∂b = s Σ_n δ alone: a sum is NaN or Inf whenever one of its terms is,
+    and the bias gradients are the cheap place to see all of them (one short reduction per layer, where summing
+    ∂C/∂W would read every weight again). The one case left, ∂C/∂W = s δᵀa overflowing with finite δ and a,
+    leaves Inf in a weight, and the next batch's cost reports it."""
+    return all(math.isfinite(float(np.add.reduce(g))) for g in grads.b)
+
+
+class _Diverged(Exception):
+    """Raised by :func:`step` before the parameters change; the loop turns it into a DeltapropError."""
+
+
+def step(net, opt, X, T, idx, buf: list, lr_factor: float = 1.0) -> float:
+    """One step of mini-batch training on the rows ``idx`` of X and T, as the training loop runs it; returns C.
+
+    ``buf`` is [Xb, Tb, trace, grads], kept by the caller from step to step: the batch is gathered into Xb and
+    Tb, and forward and backward write into the trace and grads of the last step, so nothing is allocated.
+    Plain SGD gets its step −η ∂C/∂θ from the backward pass itself (the learning rate folded into δᴸ); other
+    optimizers get ∂C/∂θ. A NaN or Inf cost or δ raises _Diverged before any parameter changes.
+    """
+    Xb, Tb = buf[0], buf[1]
+    np.take(X, idx, axis=0, out=Xb, mode="clip")  # idx is a slice of a permutation; "raise" would buffer
+    np.take(T, idx, axis=0, out=Tb, mode="clip")
+    buf[2] = trace = net.forward(Xb, buf[2])
+    fold = opt.folds_lr
+    buf[3] = grads = net.backward(trace, Tb, buf[3], input_grad=False,
+                                  scale=-opt.lr * lr_factor if fold else None)
+    cost = float(grads.cost)
+    if not math.isfinite(cost):
+        raise _Diverged(f"loss is {cost}")
+    if not _finite_grads(grads):
+        raise _Diverged("gradient is NaN or Inf")
+    if fold:
+        opt.apply(net.params(), grads.params())
+    else:
+        opt.step(net.params(), grads.params(), lr_factor)
+    return cost
 
 
 def _append_line(path: Path, record: dict) -> None:
@@ -547,20 +581,13 @@ def _loop(net, opt, sched, prep: Prepared, cfg: TrainConfig, state: _State, out:
             perm = state.perm
             while state.batch < n_batches:
                 idx = perm[state.batch * B:(state.batch + 1) * B]
-                buf = bufs[idx.shape[0]]
-                Xb, Tb = buf[0], buf[1]
-                np.take(X, idx, axis=0, out=Xb)
-                np.take(T, idx, axis=0, out=Tb)
-                buf[2] = trace = net.forward(Xb, buf[2])
-                buf[3] = grads = net.backward(trace, Tb, buf[3], input_grad=False)
-                cost = float(grads.cost)
-                if not math.isfinite(cost) or not _finite_grads(grads):
-                    what = "loss" if not math.isfinite(cost) else "gradient"
+                try:
+                    cost = step(net, opt, X, T, idx, bufs[idx.shape[0]], factor)
+                except _Diverged as e:
                     raise DeltapropError(
-                        f"training diverged in epoch {state.epoch + 1}, batch {state.batch + 1}: the {what} is "
-                        f"{cost if what == 'loss' else 'NaN or Inf'}; try a smaller learning rate "
-                        f"(--lr {cfg.lr / 10:g})" + (f"; the last good checkpoint is in {out}" if out else ""))
-                opt.step(net.params(), grads.params(), factor)
+                        f"training diverged in epoch {state.epoch + 1}, batch {state.batch + 1}: the {e}; try a "
+                        f"smaller learning rate (--lr {cfg.lr / 10:g})"
+                        + (f"; the last good checkpoint is in {out}" if out else "")) from None
                 state.loss_sum += cost * idx.shape[0]
                 state.seen += idx.shape[0]
                 state.batch += 1
