@@ -235,7 +235,8 @@ class Sklearn:
 
 
 class Sgemm:
-    """The products of one training step at the same shapes, layouts and dtype, back to back (np.matmul)."""
+    """The products of one training step at the same shapes, layouts and dtype, back to back (np.matmul): W in
+    Fortran order as the engine keeps it, ∂C/∂W as its transpose a_prevᵀ δ, as the engine computes it."""
 
     name = "sgemm"
 
@@ -245,8 +246,8 @@ class Sgemm:
         self.layers = []
         for i, o in layer_shapes(hidden):
             a_prev = rng.random((batch, i)).astype(dtype)
-            W = rng.random((o, i)).astype(dtype)
-            self.layers.append((a_prev, W, np.empty((batch, o), dtype), np.empty((o, i), dtype),
+            W = np.asfortranarray(rng.random((o, i)).astype(dtype))
+            self.layers.append((a_prev, W, np.empty((batch, o), dtype), np.empty((o, i), dtype, order="F"),
                                 rng.random((batch, o)).astype(dtype), np.empty((batch, i), dtype)))
         self.flops = n_steps * step_flops(batch, hidden)
 
@@ -255,7 +256,7 @@ class Sgemm:
             for a_prev, W, z, _, _, _ in self.layers:
                 np.matmul(a_prev, W.T, out=z)
             for l, (a_prev, W, _, gW, delta, dA) in reversed(list(enumerate(self.layers))):
-                np.matmul(delta.T, a_prev, out=gW)
+                np.matmul(a_prev.T, delta, out=gW.T)
                 if l > 0:
                     np.matmul(delta, W, out=dA)
 

@@ -67,19 +67,18 @@ def numeric_gradients(net, X, T, method: str = "central", h: float | None = None
     out = []
     for p in net.params():
         g = np.zeros(p.shape)
-        flat, gflat = p.reshape(-1), g.reshape(-1)  # views: perturbing flat perturbs the network
-        for i in range(flat.size):
-            old = flat[i]
+        for i in np.ndindex(p.shape):  # entry by entry, in place: the network sees each perturbation
+            old = p[i]
             if method == "central":
-                flat[i] = old + h
+                p[i] = old + h
                 up = net.cost(X, T)
-                flat[i] = old - h
+                p[i] = old - h
                 down = net.cost(X, T)
-                gflat[i] = (up - down) / (2 * h)
+                g[i] = (up - down) / (2 * h)
             else:
-                flat[i] = old + 1j * h
-                gflat[i] = np.imag(net.cost(X, T)) / h
-            flat[i] = old
+                p[i] = old + 1j * h
+                g[i] = np.imag(net.cost(X, T)) / h
+            p[i] = old
         out.append(g)
     return out
 

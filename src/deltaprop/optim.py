@@ -82,7 +82,14 @@ class Optimizer:
         self.state = {}
         names = sorted({k.split(".")[0] for k in d if "." in k})
         for n in names:
-            self.state[n] = [np.array(d[f"{n}.{i}"], dtype=p.dtype) for i, p in enumerate(params)]
+            self.state[n] = []
+            for i, p in enumerate(params):
+                saved = np.asarray(d[f"{n}.{i}"])
+                if saved.shape != p.shape:
+                    raise DeltapropError(f"optimizer state {n}.{i} has shape {saved.shape}, the parameter {p.shape}")
+                v = np.empty_like(p)  # the parameter's dtype and memory order
+                v[...] = saved
+                self.state[n].append(v)
         self._buffers(params)
 
 
