@@ -197,11 +197,30 @@ def test_step_matches_backward_then_optimizer_step(optimizer, kw):
         np.testing.assert_allclose(p, q, rtol=1e-13, atol=1e-15)
 
 
-def test_apply_refuses_an_optimizer_with_state():
-    net = dp.Network([2, 2], "identity", "quadratic")
-    for opt in (dp.optim.make("momentum"), dp.optim.make("sgd", weight_decay=0.1), dp.optim.make("adam")):
-        with pytest.raises(DeltapropError, match="plain SGD"):
-            opt.apply(net.params(), [np.zeros_like(p) for p in net.params()])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_add_step_with_and_without_the_accumulating_gemm(dtype, monkeypatch):
+    """The step added inside one GEMM (β = 1, NumPy's own OpenBLAS) equals the step written out to grads.W and
+    added (the NumPy path, taken where that BLAS call is unavailable), and both equal θ − η ∂C/∂θ."""
+    from deltaprop import blas
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((9, 5)).astype(dtype)
+    T = np.eye(4, dtype=dtype)[rng.integers(0, 4, 9)]
+    idx = np.arange(9)
+    results = []
+    for gemm in (blas.gemm, None):
+        monkeypatch.setattr(blas, "plan", gemm and blas._plan)
+        net = dp.Network([5, 7, 6, 4], "tanh", "cross_entropy", output="softmax", seed=1, dtype=dtype)
+        ref = [p.astype(np.float64) - 0.05 * g for p, g in
+               zip(net.params(), net.astype(np.float64).loss_and_grads(X.astype(np.float64), T).params())]
+        opt = dp.optim.make("sgd", lr=0.05)
+        train.step(net, opt, X, T, idx, [np.empty_like(X), np.empty_like(T), None, None])
+        tol = 1e-5 if dtype == "float32" else 1e-13
+        for p, r in zip(net.params(), ref):
+            np.testing.assert_allclose(p, r, rtol=tol, atol=tol)
+        results.append([p.copy() for p in net.params()])
+    for p, q in zip(*results):
+        np.testing.assert_allclose(p, q, rtol=1e-5 if dtype == "float32" else 1e-14)
 
 
 def test_a_nan_delta_is_seen_in_the_bias_gradients(rng=np.random.default_rng(5)):

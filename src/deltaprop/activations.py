@@ -99,9 +99,16 @@ def _relu(z, out=None):
 
 
 def _relu_prime(z, a, out=None):
-    # sign(a) is 1 where z > 0 and 0 elsewhere (σ'(0) = 0, as PyTorch), from the stored a; unlike
-    # np.greater(z, 0) cast to float it needs no casting buffer, so the training step allocates nothing
-    return np.sign(a, out=_out(a, out))
+    # 1 where z > 0 and 0 elsewhere (σ'(0) = 0, as PyTorch), from the stored a = max(z, 0) ≥ 0 as ceil(min(a, 1)),
+    # exact for every a down to the subnormals. min against an array of ones and ceil run NumPy's SIMD loops, in
+    # about half the time of sign(a) (a min against the scalar 1 takes a slow loop, as in _relu); unlike
+    # np.greater(a, 0) cast to float it needs no casting buffer, so the training step allocates nothing.
+    out = _out(a, out)
+    if np.may_share_memory(a, out) or np.iscomplexobj(a):
+        return np.sign(a, out=out)
+    out.fill(1)
+    np.minimum(a, out, out=out)
+    return np.ceil(out, out=out)
 
 
 LEAKY_SLOPE = 0.01  # PyTorch's default negative slope

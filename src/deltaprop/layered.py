@@ -22,6 +22,7 @@ import numpy as np
 from . import activations as act_mod
 from . import losses as loss_mod
 from .activations import Activation
+from . import blas
 from .errors import DeltapropError
 from .losses import Loss, scratch
 
@@ -228,9 +229,11 @@ class Network:
         trace.X = X
         a_prev = X
         for W, b, g, z, a in zip(self.W, self.b, self.activations, trace.z, trace.a):
-            np.matmul(a_prev, W.T, out=z)  # Wᵀ is a view: the BLAS reads W transposed, nothing is copied
-            # z += b with b copied to every row of a first (a is written next): adding the (n,) b by
-            # broadcasting makes NumPy allocate an iteration buffer on every call, and is no faster
+            # Wᵀ is a view: the BLAS reads W transposed, nothing is copied. z += b with b copied to every row of
+            # a first (a is written next): adding the (n,) b by broadcasting makes NumPy allocate an iteration
+            # buffer on every call, and is no faster. (A GEMM with β = 1 onto rows of b would save that pass, but
+            # costs more to call through ctypes than the pass does; see blas.py.)
+            np.matmul(a_prev, W.T, out=z)
             np.copyto(a, b)
             z += a
             if g.f is act_mod.softmax:  # with kept work arrays, so that nothing is allocated
@@ -258,13 +261,14 @@ class Network:
 
     # ---- backward ----
     def backward(self, trace: Trace, T, grads: Grads | None = None, *, input_grad: bool = True,
-                 scale: float | None = None) -> Grads:
+                 scale: float | None = None, weight_grads: bool = True) -> Grads:
         """δ of every layer, ∂C/∂W, ∂C/∂b and (with ``input_grad``) ∂C/∂X for the batch in ``trace``.
 
         With ``scale`` = k the pass gives the gradients of k·C instead: k is folded into δᴸ, and the recursion
         is linear in δ, so every δ below and every gradient comes out multiplied at no extra cost. ``delta``
         then holds ∂(kC)/∂z = k s δ, and ``grads.cost`` is still C. Plain SGD passes k = −η and gets its step
-        −η ∂C/∂θ straight from the products (:meth:`deltaprop.optim.Optimizer.apply`).
+        −η ∂C/∂θ straight from the products. With ``weight_grads=False`` ``grads.W`` is left unwritten: plain
+        SGD adds the step δᵀ a_prev to W in one product instead (:meth:`add_step`).
         """
         N = trace.X.shape[0]
         T = self._target(T, N)
@@ -284,9 +288,13 @@ class Network:
             if self.activations[-1] is act_mod.ACTIVATIONS["softmax"]:
                 # softmax + cross-entropy: exactly δᴸ = a Σ_k t_k − t, which is a − t when each row of t sums
                 # to 1 (one-hot labels, probabilities); other rows (allowed in trace) get the missing term
-                t_sum = np.add.reduce(T, axis=1, out=scratch(work, "t_sum", (N,), dt))
-                if np.minimum.reduce(t_sum) != 1 or np.maximum.reduce(t_sum) != 1:
-                    t_sum -= 1
+                # (Σ_k t_k − 1 per row, and the sum of their squares: a product with ones and a dot product,
+                # cheaper than NumPy's row reductions over rows of a few classes)
+                ones = scratch(work, "ones_k", (T.shape[1],), dt)
+                ones.fill(1)
+                t_sum = np.matmul(T, ones, out=scratch(work, "t_sum", (N,), dt))
+                t_sum -= 1
+                if np.dot(t_sum, t_sum) != 0:
                     delta[-1] += a[-1] * t_sum[:, None]
         else:
             self.activations[-1].delta(z[-1], a[-1], self.loss.grad(a[-1], T), delta[-1], grads.sigma_prime[-1])
@@ -298,19 +306,8 @@ class Network:
         if s_row is None or s_row.shape != (N,) or s_row.dtype != dt or s_row[0] != s:
             s_row = work["s_row"] = np.full(N, s, dt)
         for l in range(self.L - 1, -1, -1):
-            a_prev = trace.X if l == 0 else a[l - 1]
-            gW = grads.W[l]
-            d = delta[l]
-            if s != 1.0 and d.size < gW.size:  # scale the smaller factor: s δ (N, n_l) rather than ∂C/∂W
-                d = np.multiply(d, s, out=scratch(work, ("s_delta", l), d.shape, dt))
-            # ∂C/∂W = s δᵀ a_prev, written as its transpose (∂C/∂W)ᵀ = a_prevᵀ (s δ) when ∂C/∂W is in Fortran
-            # order like W: OpenBLAS runs that product ~20 % faster at the shapes of a training step
-            if gW.flags.f_contiguous:
-                np.matmul(a_prev.T, d, out=gW.T)
-            else:
-                np.matmul(d.T, a_prev, out=gW)
-            if s != 1.0 and d is delta[l]:
-                gW *= s
+            if weight_grads:
+                self._weight_grad(delta[l], trace.X if l == 0 else a[l - 1], grads.W[l], s, work, l)
             np.matmul(s_row, delta[l], out=grads.b[l])
             if l > 0:
                 dc_da = np.matmul(delta[l], self.W[l], out=delta[l - 1])  # ∂c/∂a[l-1] = δ W
@@ -320,6 +317,41 @@ class Network:
         c = self.cost_per_sample(trace, T, work)
         grads.cost = np.add.reduce(c) / N if self.reduction == "mean" else np.add.reduce(c)  # as c.mean(), c.sum()
         return grads
+
+    @staticmethod
+    def _weight_grad(delta: Array, a_prev: Array, gW: Array, s: float, work: dict, l: int) -> None:
+        """∂C/∂W = s δᵀ a_prev into gW."""
+        d = delta
+        if s != 1.0 and d.size < gW.size:  # scale the smaller factor: s δ (N, n_l) rather than ∂C/∂W
+            d = np.multiply(d, s, out=scratch(work, ("s_delta", l), d.shape, d.dtype))
+        # written as its transpose (∂C/∂W)ᵀ = a_prevᵀ (s δ) when ∂C/∂W is in Fortran order like W: OpenBLAS runs
+        # that product ~20 % faster at the shapes of a training step
+        if gW.flags.f_contiguous:
+            np.matmul(a_prev.T, d, out=gW.T)
+        else:
+            np.matmul(d.T, a_prev, out=gW)
+        if s != 1.0 and d is delta:
+            gW *= s
+
+    def add_step(self, trace: Trace, grads: Grads) -> None:
+        """θ ← θ + Δθ after ``backward(trace, T, grads, scale=-η, weight_grads=False)``: b ← b + Δb, and
+        W ← W + δᵀ a_prev (δ already carries −η s) as one GEMM with β = 1 per layer, so that ΔW is never written
+        out and read back; where that BLAS call is not available, through ``grads.W``."""
+        plans = grads.work.setdefault("add_step", {})
+        for l in range(self.L):
+            a_prev = trace.X if l == 0 else trace.a[l - 1]
+            W, d = self.W[l], grads.delta[l]
+            # the GEMM's call is made once for these very arrays and kept (working out its arguments costs
+            # more than the smaller products); any new array, a new batch buffer or a replaced W, makes it anew
+            kept = plans.get(l)
+            if kept is None or kept[0] is not W or kept[1] is not d or kept[2] is not a_prev:
+                kept = plans[l] = (W, d, a_prev, blas.plan(1.0, d.T, a_prev, 1.0, W) if blas.plan else None)
+            if kept[3] is not None:
+                kept[3]()
+            else:
+                self._weight_grad(d, a_prev, grads.W[l], 1.0, grads.work, l)
+                W += grads.W[l]
+            self.b[l] += grads.b[l]
 
     def loss_and_grads(self, X, T) -> Grads:
         """Forward and backward on one batch; the cost is ``grads.cost``."""

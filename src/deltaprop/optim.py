@@ -58,16 +58,6 @@ class Optimizer:
 
     folds_lr = False  # see SGD.folds_lr
 
-    def apply(self, params: list[Array], steps: list[Array]) -> None:
-        """θ ← θ + Δθ, with Δθ = −η ∂C/∂θ from ``backward(..., scale=-η)``: plain SGD's :meth:`step`, when the
-        backward pass has already made the step (:attr:`folds_lr`)."""
-        if not self.folds_lr:
-            raise DeltapropError(f"a {self.name} step with these settings needs ∂C/∂θ itself (opt.step); only "
-                                 "plain SGD (no momentum, no weight decay) takes a step folded into the gradients")
-        self.t += 1
-        for p, d in zip(params, steps):
-            p += d
-
     def step(self, params: list[Array], grads: list[Array], lr_factor: float = 1.0) -> None:
         raise NotImplementedError
 
@@ -106,9 +96,9 @@ class SGD(Optimizer):
 
     @property
     def folds_lr(self) -> bool:
-        """Plain SGD (no momentum, no weight decay): its step −η ∂C/∂θ needs no state, so the backward pass can
-        give it directly (``backward(..., scale=-η)``) and :meth:`apply` adds it, one pass over the parameters
-        instead of three."""
+        """Plain SGD (no momentum, no weight decay): its step −η ∂C/∂θ needs no state, so the training step folds
+        −η into the backward pass and adds the step inside the products (``Network.add_step``) instead of
+        writing ∂C/∂θ out and making three passes over it here."""
         return self.momentum == 0 and self.weight_decay == 0
 
     def step(self, params, grads, lr_factor=1.0):

@@ -393,8 +393,8 @@ def step(net, opt, X, T, idx, buf: list, lr_factor: float = 1.0) -> float:
 
     ``buf`` is [Xb, Tb, trace, grads], kept by the caller from step to step: the batch is gathered into Xb and
     Tb, and forward and backward write into the trace and grads of the last step, so nothing is allocated.
-    Plain SGD gets its step −η ∂C/∂θ from the backward pass itself (the learning rate folded into δᴸ); other
-    optimizers get ∂C/∂θ. A NaN or Inf cost or δ raises _Diverged before any parameter changes.
+    Plain SGD folds −η into δᴸ and adds the step to the parameters in the products themselves
+    (:meth:`Network.add_step`); other optimizers get ∂C/∂θ. A NaN or Inf cost or δ raises _Diverged before any parameter changes.
     """
     Xb, Tb = buf[0], buf[1]
     np.take(X, idx, axis=0, out=Xb, mode="clip")  # idx is a slice of a permutation; "raise" would buffer
@@ -402,14 +402,15 @@ def step(net, opt, X, T, idx, buf: list, lr_factor: float = 1.0) -> float:
     buf[2] = trace = net.forward(Xb, buf[2])
     fold = opt.folds_lr
     buf[3] = grads = net.backward(trace, Tb, buf[3], input_grad=False,
-                                  scale=-opt.lr * lr_factor if fold else None)
+                                  scale=-opt.lr * lr_factor if fold else None, weight_grads=not fold)
     cost = float(grads.cost)
     if not math.isfinite(cost):
         raise _Diverged(f"loss is {cost}")
     if not _finite_grads(grads):
         raise _Diverged("gradient is NaN or Inf")
     if fold:
-        opt.apply(net.params(), grads.params())
+        net.add_step(trace, grads)  # W ← W + (−η s δ)ᵀ a_prev, b ← b − η ∂C/∂b
+        opt.t += 1
     else:
         opt.step(net.params(), grads.params(), lr_factor)
     return cost
