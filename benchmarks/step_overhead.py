@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """The time deltaprop's training step spends outside the BLAS, per part (forward, backward, optimizer).
 
-After one real step (so every buffer holds real values), the engine's matrix products are replaced by no-ops and
-the step is timed many times; the minimum is robust to a background load, so two engines can be compared on a
+After one real step of the training loop (``train.step``, plain SGD, so every buffer holds real values), the
+engine's matrix products (NumPy's and the update's accumulating GEMM) are replaced by no-ops and its parts are
+timed many times; the minimum is robust to a background load, so two engines can be compared on a
 busy machine:
 
     python benchmarks/step_overhead.py                       # this checkout
@@ -32,7 +33,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     import deltaprop as dp
-    from deltaprop import layered, optim
+    from deltaprop import blas, layered, optim, train
 
     print(f"deltaprop from {Path(dp.__file__).parent}; batch {args.batch}, 784-{args.hidden}-{args.hidden}-10; "
           f"µs per step outside the BLAS (minimum of {args.rounds})")
@@ -43,16 +44,19 @@ def main(argv=None) -> int:
         T = np.eye(10, dtype=dtype)[rng.integers(0, 10, B)]
         net = dp.Network([784, H, H, 10], act, "cross_entropy", output="softmax", dtype=dtype)
         opt = optim.make("sgd", lr=0.01)
-        trace = net.forward(X)
-        grads = net.backward(trace, T, None, input_grad=False)
-        opt.step(net.params(), grads.params(), 1.0)
+        buf = [X.copy(), T.copy(), None, None]
+        train.step(net, opt, X, T, np.arange(B), buf, 1.0)  # the training loop's step, once for real
+        trace, grads = buf[2], buf[3]
         no_blas = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
         no_blas.matmul = lambda a, b, out=None: out
         layered.np = no_blas  # the engine module's NumPy, with matmul a no-op
-        parts = {
+        saved_plan = blas.plan
+        blas.plan = lambda *args: (lambda: None)  # the update's accumulating GEMM, a no-op too
+        grads.work.pop("add_step", None)
+        parts = {  # the calls train.step makes for plain SGD
             "forward": lambda: net.forward(X, trace),
-            "backward": lambda: net.backward(trace, T, grads, input_grad=False),
-            "optimizer": lambda: opt.step(net.params(), grads.params(), 1.0),
+            "backward": lambda: net.backward(trace, T, grads, input_grad=False, scale=-0.01, weight_grads=False),
+            "update": lambda: net.add_step(trace, grads),
         }
         best = dict.fromkeys(parts, float("inf"))
         try:
@@ -63,6 +67,7 @@ def main(argv=None) -> int:
                     best[name] = min(best[name], time.perf_counter() - t0)
         finally:
             layered.np = np
+            blas.plan = saved_plan
         cells = "  ".join(f"{k} {v * 1e6:7.1f}" for k, v in best.items())
         print(f"  {dtype} {act:8} {cells}  total {sum(best.values()) * 1e6:7.1f}")
     return 0

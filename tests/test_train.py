@@ -238,3 +238,19 @@ def test_a_nan_delta_is_seen_in_the_bias_gradients(rng=np.random.default_rng(5))
     grads.b[1][:] = 0
     grads.b[2][:] = 0
     assert not train._finite_grads(grads)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_diverged_step_changes_no_parameter(optimizer):
+    """train.step raises before the update: the loop's error leaves the network as the last good step left it."""
+    rng = np.random.default_rng(4)
+    net = dp.Network([3, 5, 2], "relu", "quadratic", output="identity", seed=0)
+    X, T = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    opt = dp.optim.make(optimizer, lr=0.1)
+    buf = [np.empty_like(X), np.empty_like(T), None, None]
+    train.step(net, opt, X, T, np.arange(6), buf)
+    before, t = [p.copy() for p in net.params()], opt.t
+    T[4, 0] = np.inf
+    with pytest.raises(train._Diverged, match="loss is inf"), np.errstate(invalid="ignore", over="ignore"):
+        train.step(net, opt, X, T, np.arange(6), buf)
+    assert same(before, [p.copy() for p in net.params()]) and opt.t == t
