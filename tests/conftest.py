@@ -54,3 +54,17 @@ def rel_err(a, b) -> float:
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def fd_param_grads(net, X, T):
+    """∂C/∂θ by central differences of net.cost, one parameter array at a time."""
+    out = []
+    for p in net.params():
+        def cost_at(v, p=p):
+            saved = p.copy()
+            p[...] = v
+            c = net.cost(X, T)
+            p[...] = saved
+            return c
+        out.append(central_differences(cost_at, p.copy()))
+    return out

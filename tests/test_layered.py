@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from conftest import HIDDEN, PAIRS, central_differences, rel_err, targets_for
+from conftest import HIDDEN, PAIRS, central_differences, fd_param_grads, rel_err, targets_for
 
 
 def make(hidden, output, loss, dtype="float64", reduction="mean", seed=0):
@@ -16,20 +16,6 @@ def make(hidden, output, loss, dtype="float64", reduction="mean", seed=0):
 
 def batch(loss, rng, n=5, k=3):
     return rng.standard_normal((n, 3)), targets_for(loss, rng, n, k)
-
-
-def fd_param_grads(net, X, T):
-    """∂C/∂θ by central differences of net.cost, one parameter array at a time."""
-    out = []
-    for p in net.params():
-        def cost_at(v, p=p):
-            saved = p.copy()
-            p[...] = v
-            c = net.cost(X, T)
-            p[...] = saved
-            return c
-        out.append(central_differences(cost_at, p.copy()))
-    return out
 
 
 @pytest.mark.parametrize("hidden", HIDDEN)
