@@ -1,14 +1,14 @@
 """C ← α A B + β C with β = 1: the one BLAS product the training step needs that NumPy does not offer.
 
 ``np.matmul`` always overwrites its output, so plain SGD would have to write ∂C/∂W into a buffer and read it back
-to add it to W, and the forward pass would have to add the bias in a pass of its own. GEMM itself accumulates:
-with β = 1 the update W ← W − η ∂C/∂W = W + (−η s δ)ᵀ a_prev and z = a_prev Wᵀ + b are each one call. This module
-calls ``cblas_sgemm`` / ``cblas_dgemm`` in the very OpenBLAS that NumPy loaded (found through NumPy's build
-configuration and threadpoolctl, called through ctypes), so the products run in NumPy's own thread pool; a second
-BLAS, SciPy's, would bring a second pool whose threads fight NumPy's for the cores.
+to add it to W. GEMM itself accumulates: with β = 1 the update W ← W − η ∂C/∂W = W + (−η s δ)ᵀ a_prev is one
+call (``Network.add_step``). This module calls ``cblas_sgemm`` / ``cblas_dgemm`` in the very OpenBLAS that NumPy
+loaded (found through NumPy's build configuration and threadpoolctl, called through ctypes), so the products run
+in NumPy's own thread pool; a second BLAS, SciPy's, would bring a second pool whose threads fight NumPy's for the
+cores.
 
 Where that library cannot be found or fails its self-test (NumPy built against MKL or Accelerate, an unknown
-symbol, a different integer width), :data:`gemm` is None and the engine takes its plain NumPy path, which gives
+symbol, a different integer width), :data:`plan` is None and the engine takes its plain NumPy path, which gives
 the same numbers to rounding. ``DELTAPROP_NUMPY_ONLY=1`` in the environment forces that path.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 
 Array = np.ndarray
 
-_ROW_MAJOR, _COL_MAJOR, _NO_TRANS, _TRANS = 101, 102, 111, 112
+_COL_MAJOR, _NO_TRANS, _TRANS = 102, 111, 112  # CBLAS's enum values
 
 
 def _numpy_openblas():
@@ -118,15 +118,6 @@ def _plan(alpha: float, A: Array, B: Array, beta: float, C: Array):
     return call
 
 
-def _gemm(alpha: float, A: Array, B: Array, beta: float, C: Array) -> bool:
-    """C ← α A B + β C in place; False (nothing written) where the operands do not suit the BLAS."""
-    call = _plan(alpha, A, B, beta, C)
-    if call is None:
-        return False
-    call()
-    return True
-
-
 def _self_test() -> bool:
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
@@ -134,8 +125,10 @@ def _self_test() -> bool:
         for C0 in (rng.random((5, 4)).astype(dtype), np.asfortranarray(rng.random((5, 4)).astype(dtype))):
             for a, b in ((A, B), (np.asfortranarray(A), B.T.copy().T)):
                 C = C0.copy(order="K")
-                if not _gemm(-0.5, a, b, 1.0, C):
+                call = _plan(-0.5, a, b, 1.0, C)
+                if call is None:
                     return False
+                call()
                 if not np.allclose(C, C0 - 0.5 * (A.astype(np.float64) @ B), rtol=1e-5, atol=1e-6):
                     return False
     return True
@@ -148,7 +141,6 @@ except Exception:  # noqa: BLE001 - whatever goes wrong, the NumPy path is alway
 if _ROUTINES is not None and not _self_test():
     _ROUTINES = None
 
-#: ``gemm(alpha, A, B, beta, C) -> bool``: C ← αAB + βC in NumPy's OpenBLAS, or None where it is not available.
-gemm = _gemm if _ROUTINES is not None else None
-#: ``plan(alpha, A, B, beta, C)``: the same product as a call to make again and again, or None (see _plan).
+#: ``plan(alpha, A, B, beta, C)``: a call of no arguments doing C ← αAB + βC in NumPy's OpenBLAS, made once and
+#: made again and again (see _plan); itself None where that BLAS is not available.
 plan = _plan if _ROUTINES is not None else None

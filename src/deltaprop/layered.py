@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import activations as act_mod
+from . import blas
 from . import losses as loss_mod
 from .activations import Activation
-from . import blas
 from .errors import DeltapropError
 from .losses import Loss, scratch
 
