@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from deltaprop.graph import GraphNetwork  # noqa: E402
-from deltaprop.layered import Network  # noqa: E402
+from deltaprop.engine.graph import GraphNetwork  # noqa: E402
+from deltaprop.engine.layered import Network  # noqa: E402
 
 
 def random_dag(n: int, n_edges: int, levels: int = 10, seed: int = 0, activation="tanh") -> GraphNetwork:

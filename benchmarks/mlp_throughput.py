@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 # this checkout's engine, or another's with --src (to measure before and after a change)
 sys.path.insert(0, _from_argv("--src", str(Path(__file__).resolve().parents[1] / "src")))
 import deltaprop as dp  # noqa: E402
-from deltaprop import optim, train  # noqa: E402,F401  (dp.train.step is the timed step)
+from deltaprop.training import optim, train  # noqa: E402,F401  (dp.train.step is the timed step)
 
 N_IN, N_OUT = 784, 10
 LR = 0.01  # small enough that no configuration diverges in a few epochs; the step's cost does not depend on it

@@ -33,7 +33,8 @@ def main(argv=None) -> int:
     import numpy as np
 
     import deltaprop as dp
-    from deltaprop import blas, layered, optim, train
+    from deltaprop.engine import kernels as blas, layered
+    from deltaprop.training import optim, train
 
     print(f"deltaprop from {Path(dp.__file__).parent}; batch {args.batch}, 784-{args.hidden}-{args.hidden}-10; "
           f"µs per step outside the BLAS (minimum of {args.rounds})")

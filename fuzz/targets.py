@@ -7,7 +7,7 @@ import tomllib
 
 import numpy as np
 
-from deltaprop import netfile
+from deltaprop.files import netfile
 from deltaprop.errors import DeltapropError
 
 
@@ -45,8 +45,8 @@ import os  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from deltaprop import data as data_mod  # noqa: E402
-from deltaprop import modelfile  # noqa: E402
+from deltaprop.data import dataset as data_mod  # noqa: E402
+from deltaprop.files import modelfile  # noqa: E402
 
 _DIR = Path(tempfile.mkdtemp(prefix="deltaprop-fuzz-"))
 
@@ -80,8 +80,8 @@ def model_arrays(arrays: dict[str, np.ndarray]) -> None:
 
 def checkpoint_bytes(content: bytes, net_sizes=(2, 3, 2)) -> None:
     """Any bytes as a checkpoint, restored into a small network: loads or is refused clearly."""
-    from deltaprop import optim, train
-    from deltaprop.layered import Network
+    from deltaprop.training import optim, train
+    from deltaprop.engine.layered import Network
 
     net = Network(list(net_sizes), "tanh", "cross_entropy", output="softmax", seed=0)
     state = train._State(np.random.default_rng(0))
@@ -113,7 +113,7 @@ def idx_bytes(content: bytes) -> None:
 def formula_text(text: str) -> None:
     """Any text as an activation formula in z and as a loss formula in a and t: parsed by the whitelist (never
     eval), then, if accepted, differentiated and run on a few values."""
-    from deltaprop import formulas
+    from deltaprop.engine import formulas
 
     for make, args in ((formulas.activation, ("z",)), (formulas.loss, ("a", "t"))):
         try:
@@ -138,7 +138,7 @@ SAMPLE_FORMULAS = ["z**2", "tanh(2*z) + 0.1*z", "log(1 + exp(z))", "sigmoid(z)*(
 
 def sample_model_bytes(task: str = "classification") -> bytes:
     """A small valid model file (3 inputs, 4 tanh units, 2 outputs)."""
-    from deltaprop.layered import Network
+    from deltaprop.engine.layered import Network
 
     if task == "classification":
         net = Network([3, 4, 2], "tanh", "cross_entropy", output="softmax", seed=0)
@@ -154,8 +154,8 @@ def sample_model_bytes(task: str = "classification") -> bytes:
 
 def sample_checkpoint_bytes() -> bytes:
     """A checkpoint of a (2, 3, 2) network with Adam's state, mid-epoch (8 training samples)."""
-    from deltaprop import optim, train
-    from deltaprop.layered import Network
+    from deltaprop.training import optim, train
+    from deltaprop.engine.layered import Network
 
     net = Network([2, 3, 2], "tanh", "cross_entropy", output="softmax", seed=0)
     opt = optim.make("adam")

@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 
 import deltaprop as dp
-from deltaprop import activations, losses
+from deltaprop.engine import activations, losses
 from conftest import central_differences, rel_err, targets_for
 
 ELEMENTWISE = [name for name, g in dp.ACTIVATIONS.items() if g.elementwise]

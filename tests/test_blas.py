@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from deltaprop import blas
+from deltaprop.engine import kernels as blas
 
 needs_gemm = pytest.mark.skipif(blas.plan is None, reason="NumPy's BLAS is not a known OpenBLAS here")
 

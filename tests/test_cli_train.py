@@ -7,7 +7,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from deltaprop import train
+from deltaprop.training import train
 from deltaprop.cli import main
 
 

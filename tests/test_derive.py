@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from deltaprop import graph, symbolic
+from deltaprop.engine import graph
+from deltaprop.explain import symbolic
 from deltaprop.cli import main
 from deltaprop.errors import DeltapropError
-from deltaprop.gradcheck import numeric_gradients
+from deltaprop.explain.gradcheck import numeric_gradients
 
 SIGMA = sp.Function("sigma")
 

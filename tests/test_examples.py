@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deltaprop import netfile
+from deltaprop.files import netfile
 from deltaprop.cli import main
 from deltaprop.cli.trace_graph import graph_report
 

@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 import deltaprop as dp
-from deltaprop import activations, formulas, losses
+from deltaprop.engine import activations, formulas, losses
 from deltaprop.errors import DeltapropError
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -74,7 +74,7 @@ def test_formula_activation_in_layered_engine_gradcheck():
 
 
 def test_formula_network_trains():
-    from deltaprop.optim import make
+    from deltaprop.training.optim import make
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((32, 2))

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import graph, netfile
+from deltaprop.engine import graph
+from deltaprop.files import netfile
 from deltaprop.errors import DeltapropError
-from deltaprop.gradcheck import numeric_gradients, relative_error
+from deltaprop.explain.gradcheck import numeric_gradients, relative_error
 
 
 def layered_as_graph(net: dp.Network, loss="quadratic", reduction="mean") -> graph.GraphNetwork:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import modelfile
+from deltaprop.files import modelfile
 from deltaprop.errors import DeltapropError
 
 

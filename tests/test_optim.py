@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from deltaprop import optim
+from deltaprop.training import optim
 from deltaprop.errors import DeltapropError
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import optim, train
+from deltaprop.training import optim, train
 
 N = 1024
 SMALLEST_ARRAY = N * 4  # bytes of an (N, 1) float32 array

@@ -277,7 +277,7 @@ def assert_run_dir_parses(out: Path) -> None:
         for line in (out / "metrics.jsonl").read_text().splitlines():
             json.loads(line)
     if (out / "checkpoint.npz").exists():
-        from deltaprop import train
+        from deltaprop.training import train
 
         net = dp.Network([3, *cfg["hidden"], 2], cfg["activation"], cfg["loss"], output=cfg["output"], seed=0)
         train.load_checkpoint(out / "checkpoint.npz", net, train._optimizer(train.config_from(cfg)),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import train
+from deltaprop.training import train
 from deltaprop.errors import DeltapropError
 
 SMALL = dict(hidden=[6], epochs=6, batch_size=16, lr=0.01, early_stopping=0)  # wine: 178 samples, ~8 batches
@@ -147,7 +147,7 @@ def _one_step(optimizer, lr_factor, seed=0, **kw):
     X = rng.standard_normal((12, 5))
     T = np.eye(4)[rng.integers(0, 4, 12)]
     idx = rng.permutation(12)[:8]
-    opt = dp.optim.make(optimizer, lr=0.05, **kw)
+    opt = dp.training.optim.make(optimizer, lr=0.05, **kw)
     theta0 = [p.copy() for p in net.params()]
     buf = [np.empty((8, 5)), np.empty((8, 4)), None, None]
     cost = train.step(net, opt, X, T, idx, buf, lr_factor)
@@ -181,7 +181,7 @@ def test_step_matches_backward_then_optimizer_step(optimizer, kw):
     """The loop's step (folded or not) moves the parameters as backward + opt.step does."""
     net, opt, theta0, Xb, Tb, _ = _one_step(optimizer, 0.5, **kw)
     ref = dp.Network([5, 7, 4], "relu", "cross_entropy", output="softmax", seed=0)
-    ref_opt = dp.optim.make(optimizer, lr=0.05, **kw)
+    ref_opt = dp.training.optim.make(optimizer, lr=0.05, **kw)
     ref_opt.step(ref.params(), ref.loss_and_grads(Xb, Tb).params(), 0.5)
     assert opt.folds_lr == (optimizer == "sgd" and not kw)
     for p, q in zip(net.params(), ref.params()):
@@ -192,7 +192,7 @@ def test_step_matches_backward_then_optimizer_step(optimizer, kw):
 def test_add_step_with_and_without_the_accumulating_gemm(dtype, monkeypatch):
     """The step added inside one GEMM (β = 1, NumPy's own OpenBLAS) equals the step written out to grads.W and
     added (the NumPy path, taken where that BLAS call is unavailable), and both equal θ − η ∂C/∂θ."""
-    from deltaprop import blas
+    from deltaprop.engine import kernels as blas
 
     rng = np.random.default_rng(2)
     X = rng.standard_normal((9, 5)).astype(dtype)
@@ -204,7 +204,7 @@ def test_add_step_with_and_without_the_accumulating_gemm(dtype, monkeypatch):
         net = dp.Network([5, 7, 6, 4], "tanh", "cross_entropy", output="softmax", seed=1, dtype=dtype)
         ref = [p.astype(np.float64) - 0.05 * g for p, g in
                zip(net.params(), net.astype(np.float64).loss_and_grads(X.astype(np.float64), T).params())]
-        opt = dp.optim.make("sgd", lr=0.05)
+        opt = dp.training.optim.make("sgd", lr=0.05)
         train.step(net, opt, X, T, idx, [np.empty_like(X), np.empty_like(T), None, None])
         tol = 1e-5 if dtype == "float32" else 1e-13
         for p, r in zip(net.params(), ref):
@@ -237,7 +237,7 @@ def test_a_diverged_step_changes_no_parameter(optimizer):
     rng = np.random.default_rng(4)
     net = dp.Network([3, 5, 2], "relu", "quadratic", output="identity", seed=0)
     X, T = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
-    opt = dp.optim.make(optimizer, lr=0.1)
+    opt = dp.training.optim.make(optimizer, lr=0.1)
     buf = [np.empty_like(X), np.empty_like(T), None, None]
     train.step(net, opt, X, T, np.arange(6), buf)
     before, t = [p.copy() for p in net.params()], opt.t

@@ -7,17 +7,17 @@
     dp.predict(run.model, X), dp.evaluate(run.model, X, T), dp.load_model("runs/digits/model.npz")
 """
 
-from .activations import ACTIVATIONS, Activation
+from .engine.activations import ACTIVATIONS, Activation
 from .errors import DeltapropError
-from .gradcheck import GradcheckReport, gradcheck, numeric_gradients
-from .layered import INITS, Grads, Network, Trace
-from .losses import LOSSES, Loss
-from .modelfile import Model
-from .modelfile import load as load_model
-from .netfile import load as load_network
-from .data import Dataset
-from .data import load as load_data
-from .train import Run, TrainConfig, evaluate, fit, predict, resume
+from .explain.gradcheck import GradcheckReport, gradcheck, numeric_gradients
+from .engine.layered import INITS, Grads, Network, Trace
+from .engine.losses import LOSSES, Loss
+from .files.modelfile import Model
+from .files.modelfile import load as load_model
+from .files.netfile import load as load_network
+from .data.dataset import Dataset
+from .data.dataset import load as load_data
+from .training.train import Run, TrainConfig, evaluate, fit, predict, resume
 
 __version__ = "0.1.0"
 
@@ -28,14 +28,14 @@ __all__ = [
 ]
 
 # neuron graphs, formulas and derivations (issue 4). SymPy is imported only when a derivation is asked for.
-from .graph import GraphGrads, GraphNetwork, GraphTrace  # noqa: E402
+from .engine.graph import GraphGrads, GraphNetwork, GraphTrace  # noqa: E402
 
 __all__ += ["GraphNetwork", "GraphTrace", "GraphGrads", "derive", "likelihood"]
 
 
 def __getattr__(name):
     if name in ("derive", "likelihood"):
-        from . import symbolic
+        from .explain import symbolic
 
         return getattr(symbolic, name)
     raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")

@@ -6,7 +6,8 @@ import json
 
 import numpy as np
 
-from .. import data, netfile
+from ..data import dataset as data
+from ..files import netfile
 from ..errors import DeltapropError
 
 

@@ -10,9 +10,9 @@ import math
 
 import sympy as sp
 
-from .. import symbolic as S
+from ..explain import symbolic as S
 from ..errors import DeltapropError
-from ..graph import GraphNetwork
+from ..engine.graph import GraphNetwork
 from .common import add_batch_arguments, dump_json, load_network_and_batch
 
 FORMATS = ("text", "latex", "markdown", "json")

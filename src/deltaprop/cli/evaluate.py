@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .. import data as data_mod
-from .. import modelfile, train
+from ..data import dataset as data_mod
+from ..files import modelfile
+from ..training import train
 from ..errors import DeltapropError
 from .common import dump_json
 

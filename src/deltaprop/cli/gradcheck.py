@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import netfile
+from ..files import netfile
 from ..errors import DeltapropError
-from ..gradcheck import gradcheck
+from ..explain.gradcheck import gradcheck
 from .common import add_batch_arguments, dump_json, load_network_and_batch
 
 

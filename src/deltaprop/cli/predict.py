@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import modelfile
-from ..data import _cell, read_csv_rows
+from ..files import modelfile
+from ..data.dataset import _cell, read_csv_rows
 from ..errors import DeltapropError
 
 

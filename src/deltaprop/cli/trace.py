@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import netfile
+from ..files import netfile
 from ..errors import DeltapropError
-from ..layered import Network
+from ..engine.layered import Network
 from .common import add_batch_arguments, dump_json, load_network_and_batch
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import DeltapropError
-from ..graph import GraphNetwork
+from ..engine.graph import GraphNetwork
 from .common import dump_json
 
 MAX_TRACE_NEURONS = 5000  # a table for a person to read; larger graphs are for the engine, not the trace

@@ -7,8 +7,8 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from .. import safefile
-from .. import train as train_mod
+from ..files import safe as safefile
+from ..training import train as train_mod
 from ..errors import DeltapropError
 
 FLAGS = {  # flag → (TrainConfig field, type, help)
@@ -76,7 +76,7 @@ def parse_hidden(text) -> list[int]:
 
 
 def run(args) -> int:
-    from .. import train as tr
+    from ..training import train as tr
 
     quiet = args.quiet
     settings = read_config(args.config) if args.config else {}

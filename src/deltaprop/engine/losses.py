@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import DeltapropError
+from ..errors import DeltapropError
 
 Array = np.ndarray
 

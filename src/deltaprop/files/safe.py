@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DeltapropError
+from ..errors import DeltapropError
 
 Array = np.ndarray
 MAX_ARRAYS = 10_000  # members of an .npz: a model of 1000 layers has ~2000 arrays, a checkpoint ~5× that

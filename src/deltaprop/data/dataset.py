@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import safefile
-from .errors import DeltapropError
-from .losses import ALIASES
+from ..files import safe as safefile
+from ..errors import DeltapropError
+from ..engine.losses import ALIASES
 
 Array = np.ndarray
 MAX_CLASSES_AUTO = 20  # an integer-valued target with at most this many values is taken as class labels

@@ -21,7 +21,7 @@ import numpy as np
 import sympy as sp
 from scipy.special import erf, expit
 
-from .errors import DeltapropError
+from ..errors import DeltapropError
 
 MAX_CHARS = 1000  # a formula is one line typed by a person
 MAX_NODES = 300  # syntax-tree nodes: far more than any activation or loss in the notes

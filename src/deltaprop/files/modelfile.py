@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import activations as act_mod
-from . import losses as loss_mod
-from . import safefile
-from .errors import DeltapropError
-from .layered import DTYPES, Network
+from ..engine import activations as act_mod
+from ..engine import losses as loss_mod
+from . import safe as safefile
+from ..errors import DeltapropError
+from ..engine.layered import DTYPES, Network
 
 Array = np.ndarray
 FORMAT = "deltaprop-model"
@@ -54,7 +54,7 @@ class Model:
 
     def inputs(self, X) -> Array:
         """Standardized inputs (N, n_in) in the network's dtype."""
-        from .data import real_matrix
+        from ..data.dataset import real_matrix
 
         X = real_matrix(X, "inputs X", columns=self.net.sizes[0])
         return ((X - self.x_mean) / self.x_scale).astype(self.net.dtype)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import DeltapropError
+from ..errors import DeltapropError
 
 Array = np.ndarray
 

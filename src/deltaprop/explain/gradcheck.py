@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import DeltapropError
+from ..errors import DeltapropError
 
 CENTRAL_STEP = 1e-6  # ≈ ε^(1/3) scaled: balances the O(h²) truncation against the ε/h rounding
 COMPLEX_STEP = 1e-20

@@ -28,7 +28,7 @@ import scipy.sparse as sps
 from . import activations as act_mod
 from . import losses as loss_mod
 from .activations import Activation
-from .errors import DeltapropError
+from ..errors import DeltapropError
 from .layered import REDUCTIONS, as_dtype
 
 Array = np.ndarray
@@ -423,7 +423,7 @@ def _id(value, where: str) -> str:
 
 def from_dict(doc: dict, source: str = "<network>", **overrides) -> GraphNetwork:
     """A :class:`GraphNetwork` from a neuron-level file (see the README for the format)."""
-    from .netfile import loss_spec
+    from ..files.netfile import loss_spec
 
     if "inputs" not in doc or not isinstance(doc["inputs"], list) or not doc["inputs"]:
         raise DeltapropError(f"{source}: 'inputs' must list the input neuron ids, e.g. inputs = [\"1\", \"2\"]")

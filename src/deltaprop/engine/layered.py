@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import activations as act_mod
-from . import blas
+from . import kernels as blas
 from . import losses as loss_mod
 from .activations import Activation
-from .errors import DeltapropError
+from ..errors import DeltapropError
 from .losses import Loss, scratch
 
 Array = np.ndarray

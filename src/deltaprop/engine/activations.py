@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DeltapropError
+from ..errors import DeltapropError
 
 Array = np.ndarray
 

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import losses as loss_mod
-from . import safefile
-from .errors import DeltapropError
-from .layered import Network, shaped_array
+from ..engine import losses as loss_mod
+from . import safe as safefile
+from ..errors import DeltapropError
+from ..engine.layered import Network, shaped_array
 
 MAX_FILE_BYTES = 16 * 2**20  # a network file is text written by a person; larger is a mistake or hostile
 MAX_UNITS = 1_000_000  # weights a file may declare (sizes are read before anything is allocated)
@@ -48,7 +48,7 @@ def load(path: str | Path, **overrides):
 
 def from_dict(doc: dict, source: str = "<network>", **overrides):
     if "neurons" in doc:
-        from . import graph
+        from ..engine import graph
 
         return graph.from_dict(doc, source=source, **overrides)
     if "layer" in doc:

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import data as data_mod
-from . import optim, safefile
-from .errors import DeltapropError
-from .layered import Network
-from .modelfile import Model, json_bytes, network_arrays, read_meta, read_npz, save_npz, write_text_atomic
+from ..data import dataset as data_mod
+from . import optim
+from ..files import safe as safefile
+from ..errors import DeltapropError
+from ..engine.layered import Network
+from ..files.modelfile import Model, json_bytes, network_arrays, read_meta, read_npz, save_npz, write_text_atomic
 
 Array = np.ndarray
 CHECKPOINT = "checkpoint.npz"
@@ -524,7 +525,7 @@ def fit(
         model.save(out / "model.npz")
         write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False) + "\n")
         try:
-            from . import plots
+            from ..view import plots
 
             plots.run_figure(out / "curves.png", state.history, model, prep)
         except ImportError:  # matplotlib missing: the run itself is complete without its figure

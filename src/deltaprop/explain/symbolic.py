@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from . import formulas
-from .errors import DeltapropError
-from .formulas import sigma
-from .graph import GraphNetwork
+from ..engine import formulas
+from ..errors import DeltapropError
+from ..engine.formulas import sigma
+from ..engine.graph import GraphNetwork
 
 MAX_DERIVE_NEURONS = 200  # derivations are for exercises; SymPy would crawl on big graphs
 MAX_PATHS = 2000  # terms of an expanded derivative (one per path to an output)

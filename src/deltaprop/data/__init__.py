@@ -1,0 +1,1 @@
+"""Data: the Dataset and its splits, built-in and synthetic sets, readers of files from others."""

@@ -1,0 +1,1 @@
+"""Explanations: gradient checks, traces and symbolic derivations."""

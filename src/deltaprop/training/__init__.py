@@ -1,0 +1,1 @@
+"""Training: optimizers and schedules, settings, the loop, run directories, trained models."""

@@ -1,0 +1,1 @@
+"""Views: figures and drawings."""
