@@ -29,7 +29,7 @@ from . import activations as act_mod
 from . import losses as loss_mod
 from .activations import Activation
 from ..errors import DeltapropError
-from .layered import REDUCTIONS, as_dtype
+from ..checks import REDUCTIONS, as_dtype
 
 Array = np.ndarray
 GATHER_ELEMENTS = 1 << 16  # the weight gradient gathers a_i, δ_j per edge in chunks this size: 2 × 512 KiB stay in cache (3× faster than 32 MiB chunks)

@@ -23,25 +23,12 @@ from . import activations as act_mod
 from . import kernels as blas
 from . import losses as loss_mod
 from .activations import Activation
+from ..checks import REDUCTIONS, as_dtype, finite_array
 from ..errors import DeltapropError
 from .losses import Loss, scratch
 
 Array = np.ndarray
 MAX_PARAMS = 2**25  # 256 MiB of float64 weights; more is a typo (--hidden 100000000), not a network for a CPU
-DTYPES = {"float64": np.float64, "float32": np.float32}
-REDUCTIONS = ("mean", "sum")
-
-
-def as_dtype(dtype) -> np.dtype:
-    try:
-        key = dtype if isinstance(dtype, str) else np.dtype(dtype).name if isinstance(dtype, (type, np.dtype)) else None
-    except TypeError:
-        key = None
-    if key not in DTYPES:
-        raise DeltapropError(f"dtype must be float64 or float32, got {dtype!r}")
-    return np.dtype(DTYPES[key])
-
-
 # --- initialisation: every scheme draws from an explicit generator ---------------------------------------------
 
 
@@ -157,8 +144,8 @@ class Network:
         for l in range(L):
             n_in, n_out = sizes[l], sizes[l + 1]
             W0, b0 = INITS[init](rng, n_out, n_in)
-            Wl = W0 if W is None or W[l] is None else shaped_array(W[l], (n_out, n_in), f"layer {l + 1} weights")
-            bl = b0 if b is None or b[l] is None else shaped_array(b[l], (n_out,), f"layer {l + 1} bias")
+            Wl = W0 if W is None or W[l] is None else finite_array(W[l], (n_out, n_in), f"layer {l + 1} weights")
+            bl = b0 if b is None or b[l] is None else finite_array(b[l], (n_out,), f"layer {l + 1} bias")
             # Fortran order: W (n_l, n_{l-1}) lies in memory as Wᵀ row by row, so that ∂C/∂W = δᵀ a_prev is
             # computed as its transpose a_prevᵀ δ, the faster product for OpenBLAS (see backward)
             self.W.append(np.array(Wl, dtype=self.dtype, order="F"))
@@ -360,16 +347,3 @@ class Network:
     def __repr__(self) -> str:
         acts = ", ".join(g.name for g in self.activations)
         return f"Network(sizes={self.sizes}, activations=[{acts}], loss={self.loss.name!r}, dtype={self.dtype.name})"
-
-
-def shaped_array(value, shape, what) -> Array:
-    """``value`` as a float array of ``shape``, all finite, or a DeltapropError naming ``what``."""
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as e:
-        raise DeltapropError(f"{what}: not a numeric array ({e})") from None
-    if arr.shape != shape:
-        raise DeltapropError(f"{what} must have shape {shape}, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise DeltapropError(f"{what} contains NaN or Inf")
-    return arr

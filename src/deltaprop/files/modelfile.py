@@ -26,7 +26,8 @@ from ..engine import activations as act_mod
 from ..engine import losses as loss_mod
 from . import safe as safefile
 from ..errors import DeltapropError
-from ..engine.layered import DTYPES, Network
+from ..checks import DTYPES
+from ..engine.layered import Network
 
 Array = np.ndarray
 FORMAT = "deltaprop-model"

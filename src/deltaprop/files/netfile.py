@@ -30,7 +30,8 @@ import numpy as np
 from ..engine import losses as loss_mod
 from . import safe as safefile
 from ..errors import DeltapropError
-from ..engine.layered import Network, shaped_array
+from ..checks import finite_array
+from ..engine.layered import Network
 
 MAX_FILE_BYTES = 16 * 2**20  # a network file is text written by a person; larger is a mistake or hostile
 MAX_UNITS = 1_000_000  # weights a file may declare (sizes are read before anything is allocated)
@@ -125,7 +126,7 @@ def layered_from_dict(doc: dict, source: str = "<network>", **overrides) -> Netw
 
 
 def _array(value, shape: tuple, what: str):
-    return None if value is None else shaped_array(value, shape, what)
+    return None if value is None else finite_array(value, shape, what)
 
 
 def sample(doc: dict, source: str) -> tuple[np.ndarray, np.ndarray] | None:

@@ -1,0 +1,64 @@
+"""The entry checks every module shares: one home for each rule, so two callers cannot drift apart.
+
+A value from a user is checked where it enters and refused with a :class:`DeltapropError` that names it.
+Nothing here imports anything of deltaprop's but the error type, so every wing may use it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import DeltapropError
+
+Array = np.ndarray
+DTYPES = {"float64": np.float64, "float32": np.float32}
+REDUCTIONS = ("mean", "sum")
+
+
+def as_dtype(dtype) -> np.dtype:
+    """``dtype`` ("float64", "float32", np.float32, …) as a NumPy dtype, or an error naming the two choices."""
+    try:
+        key = dtype if isinstance(dtype, str) else np.dtype(dtype).name if isinstance(dtype, (type, np.dtype)) else None
+    except TypeError:
+        key = None
+    if key not in DTYPES:
+        raise DeltapropError(f"dtype must be float64 or float32, got {dtype!r}")
+    return np.dtype(DTYPES[key])
+
+
+def reduction(value, where: str = "") -> str:
+    """The batch cost's reduction, "mean" or "sum"."""
+    if not isinstance(value, str) or value not in REDUCTIONS:
+        prefix = f"{where}: " if where else ""
+        raise DeltapropError(f"{prefix}reduction must be 'mean' or 'sum', got {value!r}")
+    return value
+
+
+def finite_array(value, shape: tuple | None, what: str) -> Array:
+    """``value`` as a float64 array (of ``shape`` when given), all finite, or a DeltapropError naming ``what``."""
+    if isinstance(value, (str, bytes)):
+        raise DeltapropError(f"{what}: not a numeric array (got text)")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise DeltapropError(f"{what}: not a numeric array ({e})") from None
+    if shape is not None and arr.shape != tuple(shape):
+        raise DeltapropError(f"{what} must have shape {tuple(shape)}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise DeltapropError(f"{what} contains NaN or Inf")
+    return arr
+
+
+def finite_number(value, what: str) -> float:
+    """A real, finite number (bool is refused: True is not a learning rate)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise DeltapropError(f"{what} must be a number, got {value!r}")
+    try:
+        v = float(value)
+    except OverflowError:
+        raise DeltapropError(f"{what} is too large: {value!r}") from None
+    if not math.isfinite(v):
+        raise DeltapropError(f"{what} must be finite, got {value!r}")
+    return v
