@@ -88,7 +88,7 @@ function layout(view) {
   const byLevel = {};
   for (const id of view.ids) (byLevel[view.neurons[id].level] ||= []).push(id);
   const levels = Object.keys(byLevel).map(Number).sort((a, b) => a - b);
-  const W = 150, H = 92, gapX = 120, top = 30;
+  const W = 176, H = 92, gapX = 130, top = 30;
   const maxN = Math.max(...levels.map((l) => byLevel[l].length));
   const height = Math.max(480, maxN * (H + 40) + 2 * top);
   const pos = {};
@@ -114,6 +114,7 @@ function drawNet() {
   const revealed = I.backstep ? new Set(I.backstep.order.slice(0, I.backstep.k)) : null;
   const current = I.backstep && I.backstep.k > 0 ? I.backstep.order[I.backstep.k - 1] : null;
   const edgesG = el("g", {}, svg), labelsG = el("g", {}, svg), nodesG = el("g", {}, svg);
+  const labels = [];
   v.edges.forEach(([i, j], e) => {
     const a = L.pos[i], b = L.pos[j];
     const x1 = a.x + a.w, y1 = a.y + a.h / 2, x2 = b.x, y2 = b.y + b.h / 2;
@@ -124,26 +125,38 @@ function drawNet() {
     const val = vals[e];
     const width = 1 + 7 * (typeof val === "number" ? Math.abs(val) / maxAbs : 0);
     const cls = ["edge"];
-    if (I.selected && I.selected.kind === "w" && I.selected.key[0] === i && I.selected.key[1] === j) cls.push("selected");
+    const sel = I.selected && I.selected.kind === "w" && I.selected.key[0] === i && I.selected.key[1] === j;
+    if (sel) cls.push("selected");
     if (current && i === current) cls.push("term");
     el("path", { d, class: cls.join(" "), stroke: edgeColor(val), "stroke-width": width.toFixed(2), fill: "none", "stroke-opacity": 0.75 }, edgesG);
     const hit = el("path", { d, class: "edge-hit" }, edgesG);
     hit.addEventListener("click", () => select("w", [i, j]));
-    // the label: in the gap before the target column, on the curve
-    const t = Math.max(0.5, 1 - (L.gapX * 0.55) / Math.max(1, x2 - x1));
-    const lx = (1 - t) * (1 - t) * x1 + 2 * (1 - t) * t * cx + t * t * x2;
+    // the label: in the middle of the gap before the target column, on the curve
+    const gx = x2 - L.gapX / 2;
+    let t = 0.5;
+    for (let it = 0; it < 30; it++) { const x = (1 - t) * (1 - t) * x1 + 2 * (1 - t) * t * cx + t * t * x2; t += (gx - x) / Math.max(1, x2 - x1); t = Math.min(0.95, Math.max(0.05, t)); }
     const ly = (1 - t) * (1 - t) * y1 + 2 * (1 - t) * t * cy + t * t * y2;
-    const g = el("g", { class: "elabel" + (cls.includes("selected") ? " selected" : ""), "data-edge": wkey(i, j) }, labelsG);
+    labels.push({ i, j, x: gx, y: ly, sel });
+  });
+  // labels in one gap that would overlap are pushed apart vertically (in order of height)
+  const byGap = {};
+  for (const lab of labels) (byGap[Math.round(lab.x)] ||= []).push(lab);
+  for (const group of Object.values(byGap)) {
+    group.sort((p, q) => p.y - q.y);
+    for (let k = 1; k < group.length; k++) if (group[k].y - group[k - 1].y < 19) group[k].y = group[k - 1].y + 19;
+  }
+  for (const lab of labels) {
+    const { i, j, x: lx, y: ly } = lab;
+    const g = el("g", { class: "elabel" + (lab.sel ? " selected" : ""), "data-edge": wkey(i, j) }, labelsG);
     const w = r.weights[wkey(i, j)];
-    const text = I.showGrads ? fmt(w.grad) : fmt(w.value);
     const name = `w${i},${j}`;
-    el("rect", { x: lx - 44, y: ly - 9, width: 88, height: 17, rx: 3 }, g);
+    el("rect", { x: lx - 52, y: ly - 9, width: 104, height: 17, rx: 3 }, g);
     const tx = el("text", { x: lx, y: ly + 4, "text-anchor": "middle" }, g);
-    const tn = el("tspan", { fill: "#777" }, tx); tn.textContent = (I.showGrads ? "∂w " : "") ;
-    const tv = el("tspan", { "data-q": I.showGrads ? "dw" : "w", "data-id": wkey(i, j) }, tx); tv.textContent = text;
+    const tn = el("tspan", { fill: "#777" }, tx); tn.textContent = (I.showGrads ? "∂w " : "w ") + "";
+    const tv = el("tspan", { "data-q": I.showGrads ? "dw" : "w", "data-id": wkey(i, j) }, tx); tv.textContent = I.showGrads ? fmt(w.grad) : fmt(w.value);
     const title = el("title", {}, g); title.textContent = `${name} = ${fmt(w.value)},  ∂L/∂${name} = ${fmt(w.grad)}`;
     g.addEventListener("click", () => select("w", [i, j]));
-  });
+  }
   for (const id of v.ids) {
     const p = L.pos[id], n = v.neurons[id];
     const cls = ["neuron"];
@@ -175,10 +188,10 @@ function drawNet() {
       // the bias, clickable, under the box
       const bg = el("g", { class: "blabel" + (I.selected && I.selected.kind === "b" && I.selected.key === id ? " selected" : ""), transform: `translate(0,${p.h + 3})` }, g);
       el("rect", { x: 0, y: 0, width: p.w, height: 16, rx: 3, fill: "#f4f4f4", stroke: "#ccc" }, bg);
-      const bt = el("text", { x: 6, y: 12 }, bg);
-      const b1 = el("tspan", { fill: "#666" }, bt); b1.textContent = `b${id} = `;
+      const bt = el("text", { x: 5, y: 12 }, bg);
+      const b1 = el("tspan", { fill: "#666" }, bt); b1.textContent = `b `;
       const b2 = el("tspan", { "data-q": "b", "data-id": id }, bt); b2.textContent = fmt(r.biases[id].value);
-      const b3 = el("tspan", { fill: "#666" }, bt); b3.textContent = "  ∂L/∂b ";
+      const b3 = el("tspan", { fill: "#666" }, bt); b3.textContent = "  ∂b ";
       const b4 = el("tspan", { "data-q": "db", "data-id": id }, bt); b4.textContent = fmt(r.biases[id].grad);
       bg.addEventListener("click", (ev) => { ev.stopPropagation(); select("b", id); });
     }
@@ -189,7 +202,8 @@ function drawNet() {
 function drawLoss() {
   const v = I.view;
   const t = Object.entries(v.t).map(([k, x]) => `t${k} = ${fmt(x)}`).join(", ");
-  $("loss-line").innerHTML = `L = <span class="lf">${esc(v.loss)}</span> (${esc(v.report.loss_name)}) = <b data-q="loss">${fmt(v.report.loss)}</b>` +
+  const named = v.report.loss_name !== v.loss ? ` (${esc(v.report.loss_name)})` : "";
+  $("loss-line").innerHTML = `L = <span class="lf">${esc(v.loss)}</span>${named} = <b data-q="loss">${fmt(v.report.loss)}</b>` +
     `  <span class="hint">${t}${v.samples > 1 ? `, sample ${v.sample + 1} of ${v.samples}; ∂L/∂w over the batch (${esc(v.reduction)})` : ""}</span>`;
 }
 
