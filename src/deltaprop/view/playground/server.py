@@ -4,7 +4,7 @@ for live training. Every front-end file is in ``static/`` (KaTeX vendored), so t
 Inspect mode (one network per server, as a local tool has one user)::
 
     GET  /api/state                 the network, its drawing data and its trace (``deltaprop trace --json``)
-    POST /api/edit   {field, key, value}     one change; 422 + {"error": one line} leaves everything as it was
+    POST /api/edit   {field, key, value}     one change; {"error": one line} leaves everything as it was
     POST /api/derive {kind, key, lr, notation}   the ``derive --format markdown`` text
     POST /api/update {lr}           w ← w − η ∂L/∂w for every parameter; old and new values
     POST /api/open   {text, name}   a TOML network file of either form
@@ -59,7 +59,9 @@ def create_app(path: str | None = None, *, text: str | None = None, source: str 
         start_text, start_source = (text, source or "network.toml") if text is not None else (default_toml(), DEFAULT_NETWORK)
     holder = {"state": InspectState.from_toml(start_text, start_source)}
 
-    def error(message: str, status: int = 422) -> JSONResponse:
+    def error(message: str, status: int = 200) -> JSONResponse:
+        # a rejected value (a bad formula, NaN in a field) is an ordinary answer, {"error": one line}, not an
+        # HTTP failure: browsers log every failed request as a console error. Malformed requests get 400/413.
         return JSONResponse({"error": message}, status_code=status)
 
     async def body(request: Request) -> dict:
@@ -81,7 +83,7 @@ def create_app(path: str | None = None, *, text: str | None = None, source: str 
         return data
 
     def guarded(fn):
-        """An endpoint whose DeltapropError becomes a one-line 422 (state unchanged) instead of a 500."""
+        """An endpoint whose DeltapropError becomes {"error": one line} (state unchanged) instead of a 500."""
         async def endpoint(request: Request):
             try:
                 return await fn(request)

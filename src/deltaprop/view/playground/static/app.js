@@ -75,7 +75,7 @@ async function api(path, body) {
   const opts = body === undefined ? {} : { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
   const r = await fetch(path, opts);
   const data = await r.json();
-  if (!r.ok) throw new Error(data.error || `HTTP ${r.status}`);
+  if (!r.ok || data.error !== undefined) throw new Error(data.error || `HTTP ${r.status}`);
   return data;
 }
 
@@ -253,7 +253,6 @@ async function onEdit(ev) {
 function setView(view) {
   I.view = view;
   $("net-source").textContent = view.source;
-  document.querySelectorAll(".err").forEach((e) => { if (!e.closest("#editor") || true) {} });
   drawLoss(); drawNet(); drawEditor();
   if (I.selected) showDerivation();
 }
@@ -330,7 +329,12 @@ function initInspect() {
   $("notation").addEventListener("change", showDerivation);
   $("lr").addEventListener("change", () => { if (I.selected && I.selected.kind !== "z") showDerivation(); });
   $("reset-net").addEventListener("click", async () => {
-    try { I.selected = null; I.backstep = null; $("update-table").innerHTML = ""; $("derivation").innerHTML = ""; setView(await api("/api/reset", {})); status(""); }
+    try {
+      I.selected = null; I.backstep = null;
+      $("update-table").innerHTML = ""; $("backstep").innerHTML = ""; $("derivation").innerHTML = "";
+      document.querySelectorAll("#editor .err").forEach((e) => { e.textContent = ""; });
+      setView(await api("/api/reset", {})); status("");
+    }
     catch (e) { status(e.message, true); }
   });
   $("open-file").addEventListener("change", async (ev) => {
@@ -366,7 +370,7 @@ function send(msg) { if (T.ws && T.ws.readyState === 1) T.ws.send(JSON.stringify
 function sendConfig() { send({ cmd: "config", config: T.cfg }); }
 
 function onMessage(m) {
-  if (m.type === "data") { T.data = m; T.curves = null; drawTrainNet(); drawLegend(); }
+  if (m.type === "data") { T.data = m; drawTrainNet(); drawLegend(); } // the next frame replaces the curves
   else if (m.type === "frame") { onFrame(m); }
   else if (m.type === "state") { T.playing = m.playing; $("play").textContent = m.playing ? "pause" : "play"; }
   else if (m.type === "error") { status(m.message, true); }
@@ -453,6 +457,7 @@ function chart(canvas, series, log) {
 
 function drawCurves() {
   const c = T.curves;
+  if (!c) return;
   chart($("loss-chart"), [{ values: c.train, color: "#999" }, { values: c.test, color: "#000" }], false);
   const L = c.mean_delta.length ? c.mean_delta[0].length : 0;
   const per = (key) => Array.from({ length: L }, (_, l) => ({ values: c[key].map((row) => row[l]), color: LAYER_COLORS[l % LAYER_COLORS.length] }));
