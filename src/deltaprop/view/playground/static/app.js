@@ -150,9 +150,11 @@ function drawNet() {
     const g = el("g", { class: "elabel" + (lab.sel ? " selected" : ""), "data-edge": wkey(i, j) }, labelsG);
     const w = r.weights[wkey(i, j)];
     const name = `w${i},${j}`;
-    el("rect", { x: lx - 52, y: ly - 9, width: 104, height: 17, rx: 3 }, g);
+    const short = i.length === 1 && j.length === 1 ? `${i}${j}` : `${i},${j}`;
+    const lw = 64 + 7 * short.length;
+    el("rect", { x: lx - lw / 2, y: ly - 9, width: lw, height: 17, rx: 3 }, g);
     const tx = el("text", { x: lx, y: ly + 4, "text-anchor": "middle" }, g);
-    const tn = el("tspan", { fill: "#777" }, tx); tn.textContent = (I.showGrads ? "∂w " : "w ") + "";
+    const tn = el("tspan", { fill: "#777" }, tx); tn.textContent = (I.showGrads ? "∂w" : "w") + short + " ";
     const tv = el("tspan", { "data-q": I.showGrads ? "dw" : "w", "data-id": wkey(i, j) }, tx); tv.textContent = I.showGrads ? fmt(w.grad) : fmt(w.value);
     const title = el("title", {}, g); title.textContent = `${name} = ${fmt(w.value)},  ∂L/∂${name} = ${fmt(w.grad)}`;
     g.addEventListener("click", () => select("w", [i, j]));
