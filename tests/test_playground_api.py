@@ -242,3 +242,25 @@ def test_cli_refuses_bad_files_and_ports(tmp_path):
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "missing.toml" in out.stderr
     out = cli("playground", "--port", "70000", "--no-browser")
     assert out.returncode == 2 and "--port" in out.stderr
+
+
+def test_oversize_network_is_refused_and_the_server_keeps_serving(client):
+    doc = {"inputs": ["x"], "neurons": {f"n{k}": {"weights": {"x": 0.1}, "bias": 0.0} for k in range(400)}}
+    r = client.post("/api/open", json={"text": dump_toml(doc), "name": "big.toml"})
+    assert "too many to draw" in r.json()["error"]
+    assert client.get("/api/state").json()["source"] == str(EXAM)
+
+
+def test_closing_the_tab_while_training_leaves_the_server_running(client):
+    with client.websocket_connect("/ws/train") as ws:
+        ws.send_json({"cmd": "config", "config": {"dataset": "spiral"}})
+        for _ in range(3):
+            ws.receive_json()
+        ws.send_json({"cmd": "play"})
+        assert ws.receive_json() == {"type": "state", "playing": True}
+        assert ws.receive_json()["type"] == "frame"
+    # the tab is gone mid-training; a new one trains from scratch and the inspect API still answers
+    with client.websocket_connect("/ws/train") as ws:
+        ws.send_json({"cmd": "config", "config": {"dataset": "circle"}})
+        assert ws.receive_json()["config"]["dataset"] == "circle"
+    assert client.get("/api/state").status_code == 200

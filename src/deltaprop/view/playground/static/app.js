@@ -239,7 +239,7 @@ async function onEdit(ev) {
   const kind = inp.dataset.edit;
   const keyText = inp.dataset.key || "";
   const key = kind === "weight" ? keyText.split("->") : keyText;
-  const errEl = document.querySelector(`[data-err="${CSS.escape(kind === "loss" ? "loss" : kind + ":" + keyText)}"]`);
+  const errEl = inp.nextElementSibling && inp.nextElementSibling.classList.contains("err") ? inp.nextElementSibling : null;
   try {
     const view = await api("/api/edit", { field: kind, key, value: inp.value });
     if (errEl) errEl.textContent = "";
@@ -274,7 +274,13 @@ async function showDerivation() {
     const lr = s.kind === "z" ? null : $("lr").value;
     const r = await api("/api/derive", { kind: s.kind, key: s.key, lr, notation: $("notation").value });
     if (ticket !== I.ticket) return;
-    box.innerHTML = markdown(r.markdown);
+    const v = I.view;
+    let edit = "";
+    if (s.kind === "w") edit = `w${esc(s.key[0])},${esc(s.key[1])} = ${field("weight", s.key, v.report.weights[s.key.join("->")].value)}`;
+    else if (s.kind === "b") edit = `b${esc(s.key)} = ${field("bias", s.key, v.report.biases[s.key].value)}`;
+    else edit = `σ<sub>${esc(s.key)}</sub>(z) = ${field("activation", s.key, v.neurons[s.key].activation, "formula")}`;
+    box.innerHTML = `<div class="quick-edit">${edit}</div>` + markdown(r.markdown);
+    box.querySelectorAll("input[data-edit]").forEach((inp) => inp.addEventListener("change", onEdit));
     box.dataset.wrt = s.kind + (Array.isArray(s.key) ? s.key.join("->") : s.key);
   } catch (e) {
     if (ticket === I.ticket) box.innerHTML = `<p class="err">${esc(e.message)}</p>`;
@@ -477,7 +483,7 @@ function drawTrainNet() {
   svg.innerHTML = "";
   const W = 420, H = 340, cols = sizes.length, box = 26;
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  const X = (l) => 30 + (l * (W - 90)) / Math.max(1, cols - 1);
+  const X = (l) => 56 + (l * (W - 110)) / Math.max(1, cols - 1);
   const Y = (j, n) => 24 + ((j + 0.5) * (H - 60)) / n;
   T.netPos = [];
   const edges = el("g", {}, svg);
