@@ -248,6 +248,8 @@ def test_oversize_network_is_refused_and_the_server_keeps_serving(client):
     doc = {"inputs": ["x"], "neurons": {f"n{k}": {"weights": {"x": 0.1}, "bias": 0.0} for k in range(400)}}
     r = client.post("/api/open", json={"text": dump_toml(doc), "name": "big.toml"})
     assert "too many to draw" in r.json()["error"]
+    layered = "inputs = 784\n[[layer]]\nsize = 1000\n[[layer]]\nsize = 10\n"
+    assert "too many to draw" in client.post("/api/open", json={"text": layered, "name": "mnist.toml"}).json()["error"]
     assert client.get("/api/state").json()["source"] == str(EXAM)
 
 

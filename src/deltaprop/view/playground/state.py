@@ -103,6 +103,8 @@ def _graph_doc(doc: dict, source: str) -> tuple[dict, tuple | None]:
     if "neurons" in doc:
         return doc, None
     net = netfile.from_dict(doc, source=source)
+    if sum(net.sizes) > MAX_DRAW_NEURONS:  # refused before a dict of every weight is built
+        raise DeltapropError(f"{source}: {sum(net.sizes)} neurons are too many to draw (limit {MAX_DRAW_NEURONS})")
     loss = {k: v for k, v in doc.get("loss", {}).items() if k in ("name", "formula", "reduction", "sigma2")}
     gdoc = layered_to_graph_doc(net, loss or {"name": net.loss.name}, source)
     xt = netfile.sample(doc, source)
