@@ -219,8 +219,9 @@ function drawEditor() {
   const lossInput = $("loss-field");
   if (document.activeElement !== lossInput) lossInput.value = v.loss;
   let s = "";
-  s += `<div class="row"><label>sample x</label>` + Object.entries(v.x).map(([k, x]) => `x${esc(k)} ${field("x", k, x)}`).join(" ") + `</div>`;
-  s += `<div class="row"><label>target t</label>` + Object.entries(v.t).map(([k, x]) => `t${esc(k)} ${field("t", k, x)}`).join(" ") + `</div>`;
+  const name = (p, k) => (/^\d+$/.test(k) ? `${p}${esc(k)}` : `${p}<sub>${esc(k)}</sub>`);
+  s += `<div class="row"><label>sample x</label>` + Object.entries(v.x).map(([k, x]) => `${name("x", k)} ${field("x", k, x)}`).join(" ") + `</div>`;
+  s += `<div class="row"><label>target t</label>` + Object.entries(v.t).map(([k, x]) => `${name("t", k)} ${field("t", k, x)}`).join(" ") + `</div>`;
   if (v.samples > 1) s += `<div class="row"><label>sample (0 … ${v.samples - 1})</label>${field("sample", "", v.sample)}</div>`;
   $("sample-fields").innerHTML = s;
   let t = "<tr><th>neuron</th><th>activation σ(z)</th><th>bias b</th><th>incoming weights w<sub>ij</sub></th></tr>";
@@ -250,6 +251,12 @@ async function onEdit(ev) {
     if (errEl) errEl.textContent = e.message;
     inp.classList.add("bad");
   }
+}
+
+function clearPanels() {
+  I.selected = null; I.backstep = null;
+  for (const id of ["update-table", "backstep", "derivation"]) $(id).innerHTML = "";
+  document.querySelectorAll("#editor .err").forEach((e) => { e.textContent = ""; });
 }
 
 function setView(view) {
@@ -337,12 +344,7 @@ function initInspect() {
   $("notation").addEventListener("change", showDerivation);
   $("lr").addEventListener("change", () => { if (I.selected && I.selected.kind !== "z") showDerivation(); });
   $("reset-net").addEventListener("click", async () => {
-    try {
-      I.selected = null; I.backstep = null;
-      $("update-table").innerHTML = ""; $("backstep").innerHTML = ""; $("derivation").innerHTML = "";
-      document.querySelectorAll("#editor .err").forEach((e) => { e.textContent = ""; });
-      setView(await api("/api/reset", {})); status("");
-    }
+    try { clearPanels(); setView(await api("/api/reset", {})); status(""); }
     catch (e) { status(e.message, true); }
   });
   $("open-file").addEventListener("change", async (ev) => {
@@ -350,9 +352,8 @@ function initInspect() {
     if (!f) return;
     try {
       const text = await f.text();
-      I.selected = null; I.backstep = null;
-      setView(await api("/api/open", { text, name: f.name }));
-      $("derivation").innerHTML = ""; status(`opened ${f.name}`);
+      const view = await api("/api/open", { text, name: f.name });
+      clearPanels(); setView(view); status(`opened ${f.name}`);
     } catch (e) { status(e.message, true); }
     ev.target.value = "";
   });
@@ -382,7 +383,7 @@ function onMessage(m) {
   else if (m.type === "frame") { onFrame(m); }
   else if (m.type === "state") { T.playing = m.playing; $("play").textContent = m.playing ? "pause" : "play"; }
   else if (m.type === "error") { status(m.message, true); }
-  else if (m.type === "inspect_ready") { setMode("inspect"); I.selected = null; I.backstep = null; $("derivation").innerHTML = ""; loadInspect(); }
+  else if (m.type === "inspect_ready") { setMode("inspect"); clearPanels(); loadInspect(); }
 }
 
 function onFrame(f) {
@@ -426,7 +427,7 @@ function drawHeatmap(f) {
   ctx.clearRect(0, 0, c.width, c.height);
   ctx.imageSmoothingEnabled = true;
   ctx.drawImage(off, 0, 0, c.width, c.height);
-  $("heat-label").textContent = f.hover_heatmap ? `neuron ${f.hover[0] + 1}.${f.hover[1] + 1}: its activity a (orange −, blue +)` : (T.data && T.data.task === "regression" ? "output (regression)" : "output: P(class +1) (orange 0, blue 1)");
+  $("heat-label").textContent = f.hover_heatmap ? `${f.hover[0] + 1 === T.data.sizes.length - 1 ? "the output neuron" : `hidden layer ${f.hover[0] + 1}, neuron ${f.hover[1] + 1}`}: its activity a (orange −, blue +)` : (T.data && T.data.task === "regression" ? "output (regression)" : "output: P(class +1) (orange 0, blue 1)");
   if (!T.data) return;
   const s = T.data.scale, W = c.width;
   const px = (x) => ((x + s) / (2 * s)) * W, py = (y) => ((s - y) / (2 * s)) * W;
