@@ -158,19 +158,51 @@ def test_apply_update_is_w_minus_eta_grad(client):
     assert client.post("/api/update", json={"lr": "-1"}).json().get("error")
 
 
-def test_layered_files_open_and_coupled_outputs_are_refused(client):
+def test_layered_elementwise_file_is_drawn_as_a_neuron_graph(client):
     text = (ROOT / "examples" / "layered_2-3-2.toml").read_text()
-    r = client.post("/api/open", json={"text": text, "name": "soft.toml"})
-    assert r.json().get("error") and "softmax" in r.json()["error"]
     text = text.replace('activation = "softmax"', 'activation = "sigmoid"').replace('name = "cross_entropy"', 'name = "quadratic"')
     r = client.post("/api/open", json={"text": text, "name": "sig.toml"})
-    assert r.status_code == 200
     view = r.json()
+    assert not view["layered"]
     net = dp.load_network(_write(text))
     doc = tomllib.loads(text)
     g = net.loss_and_grads(np.array([doc["sample"]["x"]]), np.array([doc["sample"]["t"]]))
     served = [view["report"]["weights"][f"A{k + 1}->o{j + 1}"]["grad"] for j in range(2) for k in range(4)]
     np.testing.assert_allclose(served, g.W[1].ravel(), rtol=1e-12)
+    assert "markdown" in client.post("/api/derive", json={"kind": "w", "key": ["A1", "o1"]}).json()
+
+
+def test_softmax_layered_file_is_the_cli_layered_trace(client, tmp_path):
+    """seed 003's network (softmax + cross-entropy, summed): every number against `deltaprop trace --json`, the
+    weight gradients against central differences of the served loss, and the downloaded file traced again."""
+    path = ROOT / "examples" / "layered_003.toml"
+    view = client.post("/api/open", json={"text": path.read_text(), "name": "layered_003.toml"}).json()
+    assert view["layered"] and view["ids"] == ["x1", "x2", "A1", "A2", "A3", "o1", "o2", "o3"]
+    trace = json.loads(cli("trace", str(path), "--json").stdout)
+    rep = view["report"]
+    for l, (prefix, layer) in enumerate(zip("Ao", trace["layers"])):
+        for j in range(len(layer["z"][0])):
+            n = rep["neurons"][f"{prefix}{j + 1}"]
+            assert (n["z"], n["a"], n["delta"]) == pytest.approx((layer["z"][0][j], layer["a"][0][j], layer["delta"][0][j]), rel=1e-12)
+            assert rep["biases"][f"{prefix}{j + 1}"]["grad"] == pytest.approx(layer["grad_bias"][j], rel=1e-12)
+            src = ["x1", "x2"] if l == 0 else ["A1", "A2", "A3"]
+            for k, i in enumerate(src):
+                assert rep["weights"][f"{i}->{prefix}{j + 1}"]["grad"] == pytest.approx(layer["grad_weights"][j][k], rel=1e-12)
+    assert rep["neurons"]["o1"]["sigma_prime"] is None and rep["neurons"]["o1"]["coupled"]
+    assert rep["loss"] == pytest.approx(trace["loss"], rel=1e-12)
+    h = 1e-6
+    for key in ("A2->o3", "x1->A1"):
+        w = rep["weights"][key]
+        up = client.post("/api/edit", json={"field": "weight", "key": [w["from"], w["to"]], "value": repr(w["value"] + h)}).json()
+        down = client.post("/api/edit", json={"field": "weight", "key": [w["from"], w["to"]], "value": repr(w["value"] - h)}).json()
+        assert w["grad"] == pytest.approx((up["report"]["loss"] - down["report"]["loss"]) / (2 * h), rel=1e-5)
+    client.post("/api/edit", json={"field": "bias", "key": "o2", "value": "0.25"})
+    view = client.get("/api/state").json()
+    down = tmp_path / "down.toml"
+    down.write_text(client.get("/api/download").text)
+    again = json.loads(cli("trace", str(down), "--json").stdout)
+    assert again["layers"][1]["delta"][0] == pytest.approx([view["report"]["neurons"][f"o{j}"]["delta"] for j in (1, 2, 3)], rel=1e-13)
+    assert "couples" in client.post("/api/derive", json={"kind": "z", "key": "o1"}).json()["error"]
 
 
 def _write(text: str) -> Path:

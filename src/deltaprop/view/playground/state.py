@@ -111,30 +111,154 @@ def _graph_doc(doc: dict, source: str) -> tuple[dict, tuple | None]:
     return gdoc, xt
 
 
+def layered_ids(sizes: list[int]) -> list[list[str]]:
+    """Neuron ids per layer, as :func:`layered_to_graph_doc` names them (x1…, A1…, B1…, o1…)."""
+    L = len(sizes) - 1
+    ids = [[f"x{k + 1}" for k in range(sizes[0])]]
+    for l in range(1, L + 1):
+        prefix = "o" if l == L else (chr(ord("A") + l - 1) if l <= 25 else f"h{l}n")
+        ids.append([f"{prefix}{j + 1}" for j in range(sizes[l])])
+    return ids
+
+
+def layered_report(net: Network, X, T) -> dict:
+    """The trace of a layered network (one whose output layer couples its neurons, e.g. softmax) in the shape of
+    ``trace --json`` for neuron graphs, neuron by neuron: z, a, σ′ (None where the activation is not element-wise),
+    δ = ∂c/∂z per sample, the terms w_jk δ_k each neuron receives, ∂C/∂W and ∂C/∂b of the batch."""
+    trace = net.forward(X)
+    grads = net.backward(trace, T)
+    T = net._target(T, trace.X.shape[0]) if hasattr(net, "_target") else np.asarray(T)
+    ids = layered_ids(net.sizes)
+    N = trace.X.shape[0]
+    val = (lambda col: float(col[0])) if N == 1 else (lambda col: col.tolist())
+    deltas = [grads.delta[l] for l in range(net.L)]
+
+    def terms(l: int, k: int) -> list[dict]:  # neuron k of layer l (0: the inputs) feeds every neuron of l + 1
+        if l >= net.L:
+            return []
+        W = net.W[l]
+        return [{"to": ids[l + 1][j], "w": float(W[j, k]), "delta": val(deltas[l][:, j]),
+                 "term": val(W[j, k] * deltas[l][:, j])} for j in range(net.sizes[l + 1])]
+
+    dx = deltas[0] @ net.W[0]
+    inputs = {ids[0][k]: {"x": val(trace.X[:, k]), "grad": val(dx[:, k]), "terms": terms(0, k)}
+              for k in range(net.sizes[0])}
+    neurons = {}
+    a_out = trace.a[-1]
+    dL_da = net.loss.grad(a_out, T) if net.loss.check is None or _safe_check(net.loss, a_out, T) else None
+    for l in range(net.L):
+        g = net.activations[l]
+        sp = g.df(trace.z[l], trace.a[l]) if g.elementwise else None
+        for j, name in enumerate(ids[l + 1]):
+            entry = {"activation": g.name, "z": val(trace.z[l][:, j]), "a": val(trace.a[l][:, j]),
+                     "sigma_prime": None if sp is None else val(sp[:, j]), "delta": val(deltas[l][:, j]),
+                     "terms": terms(l + 1, j)}
+            if l == net.L - 1:
+                entry.update(output=True, t=val(T[:, j]), coupled=not g.elementwise,
+                             dL_da=None if dL_da is None else val(dL_da[:, j]))
+            neurons[name] = entry
+    weights = {f"{ids[l][k]}->{ids[l + 1][j]}": {"from": ids[l][k], "to": ids[l + 1][j],
+                                                "value": float(net.W[l][j, k]), "grad": float(grads.W[l][j, k])}
+               for l in range(net.L) for j in range(net.sizes[l + 1]) for k in range(net.sizes[l])}
+    biases = {ids[l + 1][j]: {"value": float(net.b[l][j]), "grad": float(grads.b[l][j])}
+              for l in range(net.L) for j in range(net.sizes[l + 1])}
+    return {"loss": float(grads.cost), "loss_name": net.loss.name, "reduction": net.reduction, "samples": N,
+            "outputs": ids[-1], "inputs": inputs, "neurons": neurons, "weights": weights, "biases": biases}
+
+
+def _safe_check(loss, a, t) -> bool:
+    try:
+        loss.check(a, t)
+        return True
+    except DeltapropError:
+        return False
+
+
+def _complete_layered_doc(doc: dict, net: Network) -> dict:
+    """The layered document with every layer's weights and bias written out (an [init] drew them)."""
+    out = copy.deepcopy(doc)
+    for l, layer in enumerate(out["layer"]):
+        layer["weights"] = net.W[l].tolist()
+        layer["bias"] = net.b[l].tolist()
+        layer.setdefault("activation", net.activations[l].name)
+    out.pop("init", None)
+    out.pop("sample", None)
+    return out
+
+
 class InspectState:
-    """One network (its document) at one batch; every number on the page comes from :meth:`view`."""
+    """One network (its document) at one batch; every number on the page comes from :meth:`view`.
+
+    A neuron graph, or a layered file whose activations are all element-wise, is held as a neuron-graph document
+    (derivations work on it); a layered file with a coupled layer (softmax) is held as its layered document and
+    traced by the layered engine (no derivations: ``derive`` is for neuron graphs)."""
 
     def __init__(self, doc: dict, source: str = "network.toml", X=None, T=None):
         self.lock = threading.Lock()
         self.source = source
-        gdoc, xt = _graph_doc(doc, source)
-        self.doc = copy.deepcopy(gdoc)
-        net = netfile.from_dict(self.doc, source=source)
-        if len(net.ids) > MAX_DRAW_NEURONS:
-            raise DeltapropError(f"{source}: {len(net.ids)} neurons are too many to draw (limit {MAX_DRAW_NEURONS})")
+        self.layered = False
+        if "neurons" not in doc and "layer" in doc:
+            lnet = netfile.from_dict(doc, source=source)
+            if sum(lnet.sizes) > MAX_DRAW_NEURONS:  # refused before a dict of every weight is built
+                raise DeltapropError(f"{source}: {sum(lnet.sizes)} neurons are too many to draw "
+                                     f"(limit {MAX_DRAW_NEURONS})")
+            self.layered = not all(g.elementwise for g in lnet.activations)
+        if self.layered:
+            net = lnet
+            self.doc = _complete_layered_doc(doc, net)
+            xt = netfile.sample(doc, source)
+            ids = layered_ids(net.sizes)
+            self.ids, self.inputs, self.outputs = [i for row in ids for i in row], ids[0], ids[-1]
+            self.where = {i: (l, k) for l, row in enumerate(ids) for k, i in enumerate(row)}
+        else:
+            gdoc, xt = _graph_doc(doc, source)
+            self.doc = copy.deepcopy(gdoc)
+            net = netfile.from_dict(self.doc, source=source)
+            if len(net.ids) > MAX_DRAW_NEURONS:
+                raise DeltapropError(f"{source}: {len(net.ids)} neurons are too many to draw (limit {MAX_DRAW_NEURONS})")
+            self.ids, self.inputs, self.outputs = net.ids, net.ids[:net.n_inputs], net.outputs
+            if xt is None and X is None and "sample" in self.doc:
+                xt = net.default_batch(self.doc)
+        n_in, n_out = len(self.inputs), len(self.outputs)
         if X is None:
-            if xt is not None:
-                X, T = xt
-            elif "sample" in self.doc:
-                X, T = net.default_batch(self.doc)
-            else:  # no sample in the file: zeros, to be edited on the page
-                X, T = np.zeros((1, net.n_inputs)), np.zeros((1, len(net.outputs)))
-        X = np.array(X, float).reshape(-1, net.n_inputs)[:MAX_BATCH]
-        T = np.array(T, float).reshape(-1, len(net.outputs))[:MAX_BATCH]
+            X, T = xt if xt is not None else (np.zeros((1, n_in)), np.zeros((1, n_out)))  # no sample: zeros to edit
+        try:
+            X = np.array(X, float).reshape(-1, n_in)[:MAX_BATCH]
+            T = np.array(T, float).reshape(-1, n_out)[:MAX_BATCH]
+        except ValueError:
+            raise DeltapropError(f"{source}: [sample] x needs {n_in} values and t {n_out}") from None
         self.X, self.T = X, T
         self.sample = 0
         self.net = net
-        self.report = trace_report(net, X, T)  # raises on a bad sample (e.g. a loss's domain): nothing kept
+        self.report = self._report(net, X, T)  # raises on a bad sample (e.g. a loss's domain): nothing kept
+
+    def _report(self, net, X, T) -> dict:
+        return layered_report(net, X, T) if self.layered else trace_report(net, X, T)
+
+    def _set_weight(self, doc: dict, i: str, j: str, value: float) -> None:
+        if self.layered:
+            (li, k), (lj, jj) = self.where.get(i, (None, None)), self.where.get(j, (None, None))
+            if li is None or lj is None or lj != li + 1:
+                raise DeltapropError(f"no weight {i} → {j} in this network")
+            doc["layer"][li]["weights"][jj][k] = value
+            return
+        neurons = doc["neurons"]
+        if j not in neurons or i not in neurons[j].get("weights", {}):
+            raise DeltapropError(f"no weight {i} → {j} in this network")
+        neurons[j]["weights"][i] = value
+
+    def _set_bias(self, doc: dict, j, value: float) -> None:
+        if self.layered:
+            l, jj = self._layer_of(j)
+            doc["layer"][l]["bias"][jj] = value
+        else:
+            _neuron(doc["neurons"], j)["bias"] = value
+
+    def _layer_of(self, j) -> tuple[int, int]:
+        if not isinstance(j, str) or j not in self.where or self.where[j][0] == 0:
+            raise DeltapropError(f"no neuron {j!r} with weights in this network")
+        l, jj = self.where[j]
+        return l - 1, jj
 
     @classmethod
     def from_toml(cls, text: str, source: str = "network.toml") -> InspectState:
@@ -150,20 +274,28 @@ class InspectState:
     def view(self) -> dict:
         net = self.net
         neurons = {}
-        for k, j in enumerate(net.ids):
-            spec = self.doc["neurons"].get(j, {})
-            neurons[j] = {"level": int(net.level[k]), "input": k < net.n_inputs, "output": j in net.outputs,
-                          "activation": spec.get("activation", self.doc.get("activation", "sigmoid"))
-                          if k >= net.n_inputs else None,
-                          "bias": spec.get("bias", 0.0) if k >= net.n_inputs else None}
+        if self.layered:
+            for j, (l, jj) in self.where.items():
+                neurons[j] = {"level": l, "input": l == 0, "output": j in self.outputs,
+                              "activation": self.doc["layer"][l - 1]["activation"] if l else None,
+                              "bias": self.doc["layer"][l - 1]["bias"][jj] if l else None}
+            edges = [[w["from"], w["to"]] for w in self.report["weights"].values()]
+        else:
+            for k, j in enumerate(net.ids):
+                spec = self.doc["neurons"].get(j, {})
+                neurons[j] = {"level": int(net.level[k]), "input": k < net.n_inputs, "output": j in net.outputs,
+                              "activation": spec.get("activation", self.doc.get("activation", "sigmoid"))
+                              if k >= net.n_inputs else None,
+                              "bias": spec.get("bias", 0.0) if k >= net.n_inputs else None}
+            edges = [[i, j] for i, j in net.edges]
         loss = self.doc.get("loss", {})
         return clean({
-            "source": self.source, "ids": net.ids, "inputs": net.ids[:net.n_inputs], "outputs": net.outputs,
-            "neurons": neurons, "edges": [[i, j] for i, j in net.edges],
+            "source": self.source, "ids": self.ids, "inputs": self.inputs, "outputs": self.outputs,
+            "layered": self.layered, "neurons": neurons, "edges": edges,
             "loss": loss.get("formula", loss.get("name", "quadratic")), "reduction": net.reduction,
             "samples": int(self.X.shape[0]), "sample": self.sample,
-            "x": dict(zip(net.ids[:net.n_inputs], self.X[self.sample].tolist())),
-            "t": dict(zip(net.outputs, self.T[self.sample].tolist())),
+            "x": dict(zip(self.inputs, self.X[self.sample].tolist())),
+            "t": dict(zip(self.outputs, self.T[self.sample].tolist())),
             "report": self.report,
         })
 
@@ -174,22 +306,23 @@ class InspectState:
         the result is not a network the CLI would read."""
         with self.lock:
             doc, X, T, sample = copy.deepcopy(self.doc), self.X.copy(), self.T.copy(), self.sample
-            neurons = doc["neurons"]
             if field == "weight":
                 i, j = _pair(key)
-                if j not in neurons or i not in neurons[j].get("weights", {}):
-                    raise DeltapropError(f"no weight {i} → {j} in this network")
-                neurons[j]["weights"][i] = parse_number(value, f"weight w{i},{j}")
+                self._set_weight(doc, i, j, parse_number(value, f"weight w{i},{j}"))
             elif field == "bias":
-                _neuron(neurons, key)["bias"] = parse_number(value, f"bias b{key}")
+                self._set_bias(doc, key, parse_number(value, f"bias b{key}"))
             elif field == "activation":
-                _neuron(neurons, key)["activation"] = _formula(value, f"neuron {key}: activation")
+                text = _formula(value, f"neuron {key}: activation")
+                if self.layered:  # one activation per layer in a layered file
+                    doc["layer"][self._layer_of(key)[0]]["activation"] = text
+                else:
+                    _neuron(doc["neurons"], key)["activation"] = text
             elif field == "loss":
                 text = _formula(value, "loss")
                 keep = {k: v for k, v in doc.get("loss", {}).items() if k in ("reduction", "sigma2")}
                 doc["loss"] = {**keep, ("name" if loss_mod.is_name(text) else "formula"): text}
             elif field in ("x", "t"):
-                ids = self.net.ids[:self.net.n_inputs] if field == "x" else self.net.outputs
+                ids = self.inputs if field == "x" else self.outputs
                 if key not in ids:
                     raise DeltapropError(f"{key!r} is not an {'input' if field == 'x' else 'output'} of this network")
                 (X if field == "x" else T)[sample, ids.index(key)] = parse_number(value, f"{field}{key}")
@@ -201,7 +334,10 @@ class InspectState:
             else:
                 raise DeltapropError(f"unknown field {field!r}")
             net = netfile.from_dict(doc, source=self.source)
-            report = trace_report(net, X, T)
+            if self.layered and all(g.elementwise for g in net.activations):
+                raise DeltapropError("this layered file is drawn as layers; to make every activation element-wise, "
+                                     "download it, change the file and open it again")
+            report = self._report(net, X, T)
             self.doc, self.X, self.T, self.sample, self.net, self.report = doc, X, T, sample, net, report
 
     def apply_update(self, lr) -> list[dict]:
@@ -214,16 +350,18 @@ class InspectState:
             rows = []
             for key, r in self.report["weights"].items():
                 new = r["value"] - eta * r["grad"]
-                doc["neurons"][r["to"]]["weights"][r["from"]] = new
                 rows.append({"name": f"w{r['from']},{r['to']}", "old": r["value"], "grad": r["grad"], "new": new})
+                if math.isfinite(new):
+                    self._set_weight(doc, r["from"], r["to"], new)
             for j, r in self.report["biases"].items():
                 new = r["value"] - eta * r["grad"]
-                doc["neurons"][j]["bias"] = new
                 rows.append({"name": f"b{j}", "old": r["value"], "grad": r["grad"], "new": new})
+                if math.isfinite(new):
+                    self._set_bias(doc, j, new)
             if not all(math.isfinite(r["new"]) for r in rows):
                 raise DeltapropError("the update gives NaN or Inf (a gradient overflowed); try a smaller learning rate")
             net = netfile.from_dict(doc, source=self.source)
-            report = trace_report(net, self.X, self.T)
+            report = self._report(net, self.X, self.T)
             self.doc, self.net, self.report = doc, net, report
             return clean(rows)
 
@@ -233,6 +371,10 @@ class InspectState:
         from ...cli import derive as derive_cli  # the CLI's renderer, shared rather than copied
         from ...explain import symbolic as S
 
+        if self.layered:
+            coupled = next(g.name for g in self.net.activations if not g.elementwise)
+            raise DeltapropError(f"derivations are for neuron-level networks, and this file's {coupled} layer couples "
+                                 "its neurons: its numbers are on the drawing, from the layered engine")
         with self.lock:
             net, X, T, n = self.net, self.X, self.T, self.sample
         eta = None if lr in (None, "") else parse_number(lr, "learning rate")
@@ -262,9 +404,11 @@ class InspectState:
         """The network and the current sample as a neuron-level file the CLI reads."""
         with self.lock:
             doc = copy.deepcopy(self.doc)
-            net, x, t = self.net, self.X[self.sample], self.T[self.sample]
-        doc["sample"] = {"x": dict(zip(net.ids[:net.n_inputs], map(float, x))),
-                         "t": dict(zip(net.outputs, map(float, t)))}
+            x, t = self.X[self.sample], self.T[self.sample]
+        if self.layered:
+            doc["sample"] = {"x": [float(v) for v in x], "t": [float(v) for v in t]}
+        else:
+            doc["sample"] = {"x": dict(zip(self.inputs, map(float, x))), "t": dict(zip(self.outputs, map(float, t)))}
         return dump_toml(doc)
 
 
@@ -308,9 +452,14 @@ def dump_toml(doc: dict) -> str:
     """A neuron-level network document as TOML (top-level keys, then [neurons."id"], [loss], [sample])."""
     lines = ["# written by deltaprop playground; read it with `deltaprop trace FILE`"]
     tables = {k: v for k, v in doc.items() if isinstance(v, dict)}
+    arrays = {k: v for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)}
     for k, v in doc.items():
-        if k not in tables:
+        if k not in tables and k not in arrays:
             lines.append(f"{k} = {_toml_value(v)}")
+    for name, items in arrays.items():
+        for table in items:
+            lines += ["", f"[[{name}]]"]
+            lines += [f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in table.items()]
     for j, spec in tables.pop("neurons", {}).items():
         lines += ["", f"[neurons.{json.dumps(str(j))}]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in spec.items()]

@@ -7,7 +7,7 @@ const DIGITS = 4; // significant digits shown for every number on the drawing
 
 function fmt(v) {
   if (typeof v === "string") return v; // "NaN", "Inf", "-Inf" from the server
-  if (v === null || v === undefined) return "";
+  if (v === null || v === undefined) return "—"; // σ′ of a coupled (softmax) layer: no element-wise derivative
   if (Array.isArray(v)) return fmt(v[0]);
   if (v === 0) return "0";
   const a = Math.abs(v);
@@ -220,7 +220,7 @@ function drawEditor() {
   if (document.activeElement !== lossInput) lossInput.value = v.loss;
   let s = "";
   const name = (p, k) => (/^\d+$/.test(k) ? `${p}${esc(k)}` : `${p}<sub>${esc(k)}</sub>`);
-  s += `<div class="row"><label>sample x</label>` + Object.entries(v.x).map(([k, x]) => `${name("x", k)} ${field("x", k, x)}`).join(" ") + `</div>`;
+  s += `<div class="row"><label>sample x</label>` + Object.entries(v.x).map(([k, x]) => `${/^\d+$/.test(k) ? "x" + esc(k) : esc(k)} ${field("x", k, x)}`).join(" ") + `</div>`;
   s += `<div class="row"><label>target t</label>` + Object.entries(v.t).map(([k, x]) => `${name("t", k)} ${field("t", k, x)}`).join(" ") + `</div>`;
   if (v.samples > 1) s += `<div class="row"><label>sample (0 … ${v.samples - 1})</label>${field("sample", "", v.sample)}</div>`;
   $("sample-fields").innerHTML = s;
@@ -311,7 +311,12 @@ function stepBack() {
     nums.push(`(${fmt(c.w)})(${fmt(c.delta)})`);
   }
   const sum = (n.output ? [n.dL_da] : []).concat(n.terms.map((c) => c.term)).reduce((a, b) => a + b, 0);
-  const eq = `\\delta_{${j}} = \\sigma'(z_{${j}})\\Big(${parts.join(" + ")}\\Big) = ${fmt(n.sigma_prime)}\\,\\big(${nums.join(" + ")}\\big) = ${fmt(n.sigma_prime)} \\cdot ${fmt(sum)} = ${fmt(n.delta)}`;
+  let eq = `\\delta_{${j}} = \\sigma'(z_{${j}})\\Big(${parts.join(" + ")}\\Big) = ${fmt(n.sigma_prime)}\\,\\big(${nums.join(" + ")}\\big) = ${fmt(n.sigma_prime)} \\cdot ${fmt(sum)} = ${fmt(n.delta)}`;
+  if (n.coupled) { // softmax: every output's a depends on every z of the layer
+    const outs = I.view.outputs;
+    eq = `\\delta_{${j}} = \\sum_k \\frac{\\partial a_k}{\\partial z_{${j}}}\\frac{\\partial L}{\\partial a_k} = \\sum_k a_k(\\mathbb{1}[k = ${j}] - a_{${j}})\\frac{\\partial L}{\\partial a_k} = ${fmt(n.delta)}` +
+      (outs.length ? `\\quad (k \\in \\{${outs.join(", ")}\\})` : "");
+  }
   const done = I.backstep.k >= I.backstep.order.length;
   $("backstep").innerHTML = `<h3>Backward, step ${I.backstep.k} of ${I.backstep.order.length}: neuron ${esc(j)}</h3>` + tex(eq, true) +
     (n.terms.length ? `<p class="hint">terms w<sub>jk</sub>δ<sub>k</sub>: ${n.terms.map((c) => `w${esc(j)},${esc(c.to)}·δ${esc(c.to)} = ${fmt(c.term)}`).join("; ")}</p>` : "") +
