@@ -127,9 +127,9 @@ def layered_report(net: Network, X, T) -> dict:
     δ = ∂c/∂z per sample, the terms w_jk δ_k each neuron receives, ∂C/∂W and ∂C/∂b of the batch."""
     trace = net.forward(X)
     grads = net.backward(trace, T)
-    T = net._target(T, trace.X.shape[0]) if hasattr(net, "_target") else np.asarray(T)
-    ids = layered_ids(net.sizes)
     N = trace.X.shape[0]
+    T = np.asarray(T, dtype=float).reshape(N, net.sizes[-1])  # backward has checked its shape
+    ids = layered_ids(net.sizes)
     val = (lambda col: float(col[0])) if N == 1 else (lambda col: col.tolist())
     deltas = [grads.delta[l] for l in range(net.L)]
 
