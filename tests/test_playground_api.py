@@ -234,11 +234,21 @@ def test_websocket_training_and_bad_messages(client):
         assert len(ws.receive_json()["hover_heatmap"]) == 2500
         ws.send_json({"cmd": "fly"})
         assert ws.receive_json()["type"] == "error"
+        ws.send_json({"cmd": "csv", "text": "x1,x2,y\n1,2\n"})
+        assert "row 2" in ws.receive_json()["message"]  # the CSV reader's own message, the path hidden
+        rows = "\n".join(f"{x:.2f},{y:.2f},{x + y:.3f}" for x, y in np.random.default_rng(1).uniform(-3, 3, (30, 2)))
+        ws.send_json({"cmd": "csv", "text": "x1,x2,y\n" + rows})
+        data = ws.receive_json()
+        assert data["task"] == "regression" and len(data["train"]) + len(data["test"]) == 30
+        ws.receive_json(), ws.receive_json()
+        ws.send_json({"cmd": "step"})  # one epoch: 15 training points in batches of 10, the last one of 5
+        assert ws.receive_json()["epoch"] == 1
+        ws.receive_json()
         ws.send_json({"cmd": "inspect"})
         assert ws.receive_json() == {"type": "state", "playing": False}
         assert ws.receive_json() == {"type": "inspect_ready"}
     view = client.get("/api/state").json()
-    assert view["inputs"] == ["x1", "x2"] and view["outputs"] == ["o1"] and view["samples"] == 10
+    assert view["inputs"] == ["x1", "x2"] and view["outputs"] == ["o1"] and view["samples"] == 5
 
 
 def test_training_xor_learns():
