@@ -26,9 +26,6 @@ CSV_BYTES = 2**28  # CSV cells become Python strings first (~10× their bytes); 
 IDX_ELEMENTS = 2**27  # numbers an IDX file may declare: 1 GiB as float64, ~3× MNIST's 47 million
 NPZ_ARRAYS = 10_000  # members of an .npz: a model of 1000 layers has ~2000 arrays, a checkpoint ~5× that
 
-# --- data ----------------------------------------------------------------------------------------------------
-MAX_CLASSES_AUTO = 20  # an integer-valued target with at most this many values is taken as class labels
-
 
 def network_sizes(sizes, where: str) -> list[int]:
     """``sizes`` [n0, …, nL] if it is a list of 2 to MAX_LAYERS + 1 integers in [1, MAX_WIDTH] whose

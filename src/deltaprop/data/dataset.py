@@ -18,10 +18,10 @@ import numpy as np
 
 from ..checks import first_nonfinite
 from ..errors import DeltapropError
-from ..limits import MAX_CLASSES_AUTO
 
 Array = np.ndarray
 TASKS = ("classification", "regression")
+MAX_CLASSES_AUTO = 20  # an integer-valued target with at most this many values is taken as class labels
 
 
 @dataclass
