@@ -9,6 +9,10 @@ Everything random comes from one seed: ``SeedSequence(seed)`` gives independent 
 initial weights and the shuffling, so the same settings give the same final weights bit for bit. The whole
 loop state (weights, optimizer state, generator state, position in the epoch, metrics, best weights) is
 checkpointed atomically, and a resumed run ends with the same weights as an uninterrupted one.
+
+This module is the loop and its two entry points, :func:`fit` and :func:`resume`. Around it: the settings in
+:mod:`.config`, the model, its data preparation and evaluation in :mod:`.model`, the run directory
+(checkpoints, metrics files, resume) in :mod:`.runs`, the updates in :mod:`.optim`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import data as data_mod
+from .. import limits
 from ..engine import losses as loss_mod
 from ..engine.layered import Network
 from ..errors import DeltapropError
@@ -223,10 +228,12 @@ def _blas_threads(net: Network, batch_size: int):
 
 
 def build(cfg: TrainConfig, prep: Prepared) -> Network:
-    """The network of a run, its initial weights drawn from the seed's init stream."""
+    """The network of a run, its initial weights drawn from the seed's init stream; its sizes within the limits
+    that loading checks (:func:`deltaprop.limits.network_sizes`), so every trained model can be read back."""
     _, init_rng, _ = streams(cfg.seed)
     r = resolve(cfg, prep.model.task)
-    sizes = [prep.train[0].shape[1], *cfg.hidden, prep.train[1].shape[1]]
+    sizes = limits.network_sizes([prep.train[0].shape[1], *cfg.hidden, prep.train[1].shape[1]],
+                                 "the network to train")  # the limits a saved model is loaded with
     return Network(sizes, cfg.activation, r["loss"], output=r["output"], init=r["init"], seed=init_rng,
                    dtype=cfg.dtype)
 
