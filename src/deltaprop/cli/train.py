@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
-from .. import limits
 from ..errors import DeltapropError
-from ..files import safe as safefile
-from ..training.config import TrainConfig
+from ..training.config import settings_from_file
 from ..training.model import format_metric, metric_name
 
 FLAGS = {  # flag → (TrainConfig field, type, help)
@@ -53,18 +50,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def read_config(path: str) -> dict:
-    doc = safefile.parse_toml(safefile.read_text(path, "config", limits.CONFIG_BYTES), path)
-    known = {f.name for f in fields(TrainConfig)}
-    out = {}
-    for k, v in doc.items():
-        key = k.replace("-", "_")
-        if key not in known:
-            raise DeltapropError(f"{path}: unknown setting {k!r}; known: {', '.join(sorted(known))}")
-        out[key] = v
-    return out
-
-
 def parse_hidden(text) -> list[int]:
     if isinstance(text, list):
         return text
@@ -81,7 +66,7 @@ def run(args) -> int:
     from ..training import config, train as tr
 
     quiet = args.quiet
-    settings = read_config(args.config) if args.config else {}
+    settings = settings_from_file(args.config) if args.config else {}
     for flag, (key, _, _) in FLAGS.items():
         v = getattr(args, key)
         if v is not None:

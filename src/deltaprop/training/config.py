@@ -11,9 +11,10 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from .. import checks
+from .. import checks, limits
 from ..data import builtin
 from ..errors import DeltapropError
+from ..files import safe as safefile
 
 
 @dataclass
@@ -78,6 +79,20 @@ def _known(settings: dict) -> dict:
     if unknown:
         raise DeltapropError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return settings
+
+
+def settings_from_file(path) -> dict:
+    """The settings in a TOML file (a ``--config`` file, or a run's config.toml); ``-`` in a key reads as ``_``,
+    unknown keys are errors naming the file."""
+    doc = safefile.parse_toml(safefile.read_text(path, "config", limits.CONFIG_BYTES), str(path))
+    known = {f.name for f in fields(TrainConfig)}
+    out = {}
+    for k, v in doc.items():
+        key = k.replace("-", "_")
+        if key not in known:
+            raise DeltapropError(f"{path}: unknown setting {k!r}; known: {', '.join(sorted(known))}")
+        out[key] = v
+    return out
 
 
 def config_from(settings: dict | None = None, *, recipe: bool = True) -> TrainConfig:

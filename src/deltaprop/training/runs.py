@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 import tomli_w
 
-from .. import limits
 from ..checks import first_nonfinite
 from ..engine.layered import Network
 from ..errors import DeltapropError
 from ..files import modelfile
 from ..files import safe as safefile
 from . import optim
-from .config import TrainConfig
+from .config import TrainConfig, settings_from_file
 
 Array = np.ndarray
 CHECKPOINT = "checkpoint.npz"
@@ -171,7 +170,7 @@ def saved_config(out: Path, overrides: dict) -> dict:
     cfg_path = out / CONFIG
     if not cfg_path.exists():
         raise DeltapropError(f"{out}: not a run directory (no config.toml)")
-    saved = safefile.parse_toml(safefile.read_text(cfg_path, "config", limits.CONFIG_BYTES), str(cfg_path))
+    saved = settings_from_file(cfg_path)
     if not isinstance(saved.get("data"), str):
         raise DeltapropError(f"{cfg_path}: no data = \"…\" setting; not the config of a run")
     bad = sorted(set(overrides) - {"epochs"})
