@@ -12,12 +12,13 @@ from .errors import DeltapropError
 from .explain.gradcheck import GradcheckReport, gradcheck, numeric_gradients
 from .engine.layered import INITS, Grads, Network, Trace
 from .engine.losses import LOSSES, Loss
-from .files.modelfile import Model
-from .files.modelfile import load as load_model
 from .files.netfile import load as load_network
-from .data.dataset import Dataset
-from .data.dataset import load as load_data
-from .training.train import Run, TrainConfig, evaluate, fit, predict, resume
+from .data import Dataset
+from .data import load as load_data
+from .training.config import TrainConfig
+from .training.model import Model, evaluate, predict
+from .training.model import load as load_model
+from .training.train import Run, fit, resume
 
 __version__ = "0.1.0"
 

@@ -46,9 +46,33 @@ def finite_array(value, shape: tuple | None, what: str) -> Array:
         raise DeltapropError(f"{what}: not a numeric array ({e})") from None
     if shape is not None and arr.shape != tuple(shape):
         raise DeltapropError(f"{what} must have shape {tuple(shape)}, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if first_nonfinite(arr) is not None:
         raise DeltapropError(f"{what} contains NaN or Inf")
     return arr
+
+
+def first_nonfinite(arr: Array) -> tuple[int, ...] | None:
+    """The index of the first NaN or Inf in a numeric array (row-major), or None when all are finite; an integer
+    array is always finite. Callers name the place in their own terms (a CSV row and column, an array index)."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind in "biu":
+        return None
+    finite = np.isfinite(arr)
+    if finite.all():
+        return None
+    return tuple(int(i) for i in np.argwhere(~finite)[0])
+
+
+def number_in_text(text: str, what: str) -> float:
+    """A finite number written as text (a CSV cell), or an error naming ``what``: not a number, or NaN/Inf."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = None
+    if v is None or not math.isfinite(v):
+        why = "is not a number" if v is None else "(NaN and Inf are not data)"
+        raise DeltapropError(f"{what}: {text.strip()!r} {why}")
+    return v
 
 
 def finite_number(value, what: str) -> float:

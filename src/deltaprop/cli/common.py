@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from ..data import dataset as data
+from ..data import readers as data
 from ..files import netfile
 from ..errors import DeltapropError
 
