@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..files import netfile
+from ..engine.protocol import Engine
 from ..errors import DeltapropError
 from ..explain.gradcheck import gradcheck
-from .common import add_batch_arguments, dump_json, load_network_and_batch
+from .common import add_batch_arguments, dump_json, network_and_batch
 
 
 def register(sub) -> None:
@@ -23,9 +23,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    net, X, T, doc = load_network_and_batch(args)
-    if X is None:
-        X, T = _default_batch(net, doc, args)
+    net, X, T = network_and_batch(args, required=False)
+    if X is None:  # no batch given and no [sample] in the file
+        X, T = random_batch(net, args.samples)
     report = gradcheck(net, X, T, method=args.method)
     ok = report.ok(args.tol)
     if args.json:
@@ -38,16 +38,13 @@ def run(args) -> int:
     return 0 if ok else 1
 
 
-def _default_batch(net, doc, args):
-    if "sample" in doc:  # the file's own sample, in either form
-        return net.default_batch(doc) if hasattr(net, "default_batch") else netfile.sample(doc, str(args.file))
-    if args.samples < 1:
+def random_batch(net: Engine, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """n samples of standard normal inputs (seed 0), with targets the loss accepts."""
+    if n < 1:
         raise DeltapropError("--samples must be ≥ 1")
     rng = np.random.default_rng(0)
-    n_in, n_out = (net.sizes[0], net.sizes[-1]) if hasattr(net, "sizes") else (net.n_inputs, len(net.outputs))
-    X = rng.standard_normal((args.samples, n_in))
-    T = random_targets(net.loss.name, rng, args.samples, n_out)
-    return X, T
+    X = rng.standard_normal((n, net.n_inputs))
+    return X, random_targets(net.loss.name, rng, n, net.n_outputs)
 
 
 def random_targets(name: str, rng, n: int, k: int) -> np.ndarray:
