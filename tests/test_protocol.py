@@ -128,7 +128,7 @@ def test_read_gives_the_network_and_its_sample(tmp_path):
     f = tmp_path / "net.toml"
     f.write_text('inputs = ["x"]\n[neurons.y]\nweights = { x = 2.0 }\nactivation = "identity"\n'
                  '[sample]\nx = { x = 1.5 }\nt = { y = 1.0 }\n')
-    read = netfile.read(f)
+    read = dp.read_network(f)
     assert isinstance(read.network, dp.GraphNetwork) and read.source == str(f)
     assert read.sample.X.tolist() == [[1.5]] and read.sample.T.tolist() == [[1.0]]
     assert netfile.read(f, with_sample=False).sample is None
