@@ -10,8 +10,8 @@ from ..data import dataset as data
 from ..files import netfile
 from ..errors import DeltapropError
 
-NO_BATCH = ("no batch: give --data DATA.npz, or --x … --t …, or a [sample] in the file "
-            "(x = the inputs, t = the targets)")
+NO_BATCH = ("no batch: give --data DATA.npz, or --x … --t …, or add a [sample] to the file with x = the inputs "
+            "and t = the targets (lists in order, or in a neuron-level file tables { id = value, … })")
 
 
 def add_batch_arguments(p) -> None:

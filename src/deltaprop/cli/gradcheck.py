@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..engine.protocol import Engine
 from ..errors import DeltapropError
-from ..explain.gradcheck import gradcheck
+from ..explain.gradcheck import gradcheck, random_batch
 from .common import add_batch_arguments, dump_json, network_and_batch
 
 
@@ -25,6 +22,8 @@ def register(sub) -> None:
 def run(args) -> int:
     net, X, T = network_and_batch(args, required=False)
     if X is None:  # no batch given and no [sample] in the file
+        if args.samples < 1:
+            raise DeltapropError("--samples must be ≥ 1")
         X, T = random_batch(net, args.samples)
     report = gradcheck(net, X, T, method=args.method)
     ok = report.ok(args.tol)
@@ -36,25 +35,3 @@ def run(args) -> int:
             print(f"  {name:>12}  {err:.3e}  {'ok' if err <= args.tol else 'FAIL'}")
         print(f"largest: {report.max_error:.3e}  ({'pass' if ok else 'fail'} at tol {args.tol:g})")
     return 0 if ok else 1
-
-
-def random_batch(net: Engine, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """n samples of standard normal inputs (seed 0), with targets the loss accepts."""
-    if n < 1:
-        raise DeltapropError("--samples must be ≥ 1")
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((n, net.n_inputs))
-    return X, random_targets(net.loss.name, rng, n, net.n_outputs)
-
-
-def random_targets(name: str, rng, n: int, k: int) -> np.ndarray:
-    """Targets valid for the loss: one-hot rows for cross-entropy, (0, 1) or > 0 where needed."""
-    if name == "cross_entropy":
-        return np.eye(k)[rng.integers(0, k, n)]
-    if name == "binary_cross_entropy":
-        return rng.uniform(0.05, 0.95, (n, k))
-    if name == "itakura_saito":
-        return rng.uniform(0.5, 2.0, (n, k))
-    if name in ("quadratic", "gaussian_nll"):
-        return rng.standard_normal((n, k))
-    return rng.uniform(0.5, 1.5, (n, k))  # a formula loss: positive targets suit logs and ratios

@@ -105,3 +105,24 @@ def gradcheck(net: Engine, X, T, method: str = "auto", h: float | None = None) -
         report.backprop[name] = g_bp
         report.numeric[name] = g_num
     return report
+
+
+def random_batch(net: Engine, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n samples (n ≥ 1) of standard normal inputs X (n, n_inputs), with targets T (n, n_outputs) the loss
+    accepts: a batch to check gradients on when the user gave none. Seeded, so a check can be repeated."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, net.n_inputs))
+    return X, random_targets(net.loss.name, rng, n, net.n_outputs)
+
+
+def random_targets(name: str, rng, n: int, k: int) -> np.ndarray:
+    """Targets valid for the loss: one-hot rows for cross-entropy, (0, 1) or > 0 where needed."""
+    if name == "cross_entropy":
+        return np.eye(k)[rng.integers(0, k, n)]
+    if name == "binary_cross_entropy":
+        return rng.uniform(0.05, 0.95, (n, k))
+    if name == "itakura_saito":
+        return rng.uniform(0.5, 2.0, (n, k))
+    if name in ("quadratic", "gaussian_nll"):
+        return rng.standard_normal((n, k))
+    return rng.uniform(0.5, 1.5, (n, k))  # a formula loss: positive targets suit logs and ratios
