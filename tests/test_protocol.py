@@ -115,7 +115,8 @@ def test_one_sample_reader_for_both_forms():
     ({"x": [0.3], "t": [0.4]}, r"\[sample\] x has 1 values for 2 inputs"),
     ({"x": [0.3, -0.7], "t": [0.4, 0.5]}, r"\[sample\] t has 2 values for 1 outputs"),
     ({"x": [0.3, "a"], "t": [0.4]}, r"\[sample\] x value .* must be a number"),
-    ({"x": [0.3, float("nan")], "t": [0.4]}, r"\[sample\] x contains NaN or Inf"),
+    ({"x": [0.3, float("nan")], "t": [0.4]}, r"\[sample\] x value (2|for 'x1') must be finite"),
+    ({"x": [0.3, 10**400], "t": [0.4]}, r"\[sample\] x value (2|for 'x1') is too large"),
     ({"x": 0.3, "t": [0.4]}, r"\[sample\] x must be a list"),
 ])
 def test_one_sample_reader_refuses_the_same_way_for_both_forms(sample, match):
@@ -153,3 +154,19 @@ def test_the_engine_wing_imports_nothing_above_it():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level >= 2 and node.module:
                 assert node.module.split(".")[0] not in above, f"{path.name} imports {node.module}"
+
+
+@pytest.mark.parametrize("text", [
+    "inputs = 2\n[[layer]]\nsize = 1\n",
+    'inputs = ["x"]\n[neurons.y]\nweights = { x = 1.0 }\n',
+])
+@pytest.mark.parametrize("command", ["trace", "derive"])
+def test_no_batch_is_one_line_for_both_forms(tmp_path, capsys, text, command):
+    from deltaprop.cli import main
+
+    f = tmp_path / "net.toml"
+    f.write_text(text)
+    args = [command, str(f)] + (["--wrt", "w_x_y"] if command == "derive" else [])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no batch" in err and "[sample]" in err and str(f) in err

@@ -177,12 +177,6 @@ def _id(value, where: str) -> str:
     return str(value)
 
 
-def _number(value, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DeltapropError(f"{where} must be a number, got {value!r}")
-    return float(value)
-
-
 def graph_from_dict(doc: dict, source: str = "<network>", **overrides) -> GraphNetwork:
     """A :class:`GraphNetwork` from a neuron-level document (see the module text for the format)."""
     if "inputs" not in doc or not isinstance(doc["inputs"], list) or not doc["inputs"]:
@@ -208,12 +202,12 @@ def graph_from_dict(doc: dict, source: str = "<network>", **overrides) -> GraphN
         for i, value in weights.items():
             src.append(i)
             dst.append(j)
-            w.append(_number(value, f"{where}: weight from {i!r}"))
+            w.append(checks.finite_number(value, f"{where}: weight from {i!r}"))
         act = spec.get("activation", default_act)
         if not isinstance(act, str):
             raise DeltapropError(f"{where}: activation must be a string, got {act!r}")
         neurons.append(j)
-        bias.append(_number(spec.get("bias", 0.0), f"{where}: bias"))
+        bias.append(checks.finite_number(spec.get("bias", 0.0), f"{where}: bias"))
         acts.append(act)
     outputs = doc.get("outputs")
     if outputs is not None:
@@ -260,6 +254,6 @@ def _sample_row(values, key: str, n: int, ids: list[str] | None, role: str, sour
         raise DeltapropError(f"{where} must be {form}")
     if len(values) != n:
         raise DeltapropError(f"{where} has {len(values)} values for {n} {role}")
-    row = [_number(v, f"{where} value {k + 1}" if ids is None else f"{where} value for {ids[k]!r}")
+    row = [checks.finite_number(v, f"{where} value {k + 1}" if ids is None else f"{where} value for {ids[k]!r}")
            for k, v in enumerate(values)]
     return checks.finite_array([row], (1, n), where)
