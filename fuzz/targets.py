@@ -28,8 +28,11 @@ def netfile_doc(doc: dict, must_build: bool = False) -> None:
         if must_build:
             raise
         return
-    n0 = net.sizes[0] if hasattr(net, "sizes") else net.n_inputs
-    x = np.zeros((1, n0))
+    try:  # the one [sample] reader, for both forms
+        netfile.sample(doc, net, "<fuzz>")
+    except DeltapropError:
+        pass
+    x = np.zeros((1, net.n_inputs))
     with np.errstate(all="ignore"):
         try:
             net.forward(x)
