@@ -203,4 +203,5 @@ def get(spec: str | Activation) -> Activation:
         return ACTIVATIONS[name]
     from . import formulas  # a formula such as "z**2"; imported late because SymPy is slow to load
 
-    return formulas.activation(spec)
+    g = formulas.activation(spec)
+    return Activation(g.name, g.f, g.df, analytic=g.analytic, formula=g.formula)

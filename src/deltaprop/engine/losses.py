@@ -163,7 +163,8 @@ def get(spec: str | Loss, **params) -> Loss:
         return LOSSES[name]
     from . import formulas  # a formula such as "t/a - log(t/a) - 1"
 
-    return formulas.loss(spec)
+    c = formulas.loss(spec)
+    return Loss(c.name, c.f, c.df, analytic=c.analytic, formula=c.formula)
 
 
 # --- canonical pairs: c from the logits, δᴸ = a − t -----------------------------------------------------------
