@@ -171,8 +171,9 @@ def baseline_peer(src: str):
     pkg = importlib.util.module_from_spec(spec)
     sys.modules["deltaprop_baseline"] = pkg
     spec.loader.exec_module(pkg)
-    importlib.import_module("deltaprop_baseline.optim")
-    importlib.import_module("deltaprop_baseline.train")
+    wing = "training." if (path / "training").is_dir() else ""  # the wings layout, or an older flat one
+    importlib.import_module(f"deltaprop_baseline.{wing}optim")
+    importlib.import_module(f"deltaprop_baseline.{wing}train")
     return type("Baseline", (Deltaprop,), {"name": "baseline", "package": pkg})
 
 

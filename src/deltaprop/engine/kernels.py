@@ -178,6 +178,17 @@ class Workspace(dict):
     def scratch(self, key, shape: tuple, dtype) -> Array:
         return scratch(self, key, shape, dtype)
 
+    def affine(self, a_prev: Array, W: Array, b: Array, out: Array, spare: Array) -> Array:
+        """z = a_prev Wᵀ + b, (N, n_l), into ``out``; ``spare`` is an array of z's shape about to be overwritten.
+
+        Wᵀ is a view (the BLAS reads W transposed). b is copied to every row of ``spare`` first: adding the (n,)
+        b by broadcasting makes NumPy allocate an iteration buffer on every call, and is no faster. (A GEMM with
+        β = 1 onto rows of b would save that pass, but costs more to call through ctypes than the pass does.)"""
+        np.matmul(a_prev, W.T, out=out)
+        np.copyto(spare, b)
+        out += spare
+        return out
+
     def weight_grad(self, key, delta: Array, a_prev: Array, out: Array, s: float = 1.0) -> Array:
         """∂C/∂W = s δᵀ a_prev, (n_l, n_{l-1}), into ``out``."""
         d = delta

@@ -10,7 +10,9 @@ Notation (Nielsen, seed 002), with rows as samples so that a batch is one matrix
 
 Layers are numbered 0 … L−1 here (the notes' 1 … L). δ is per sample, ∂c/∂z of that sample's own loss c;
 the gradients are those of the batch cost C. ``forward`` and ``backward`` take an optional :class:`Trace` /
-:class:`Grads` to write into, so the training loop reuses its buffers and allocates nothing per step.
+:class:`Grads` to write into, so the training loop reuses its arrays and allocates nothing per step; every
+scratch array and BLAS call lives in the trace's :class:`~deltaprop.engine.kernels.Workspace` (the one
+performance seam), and the canonical pairs' δᴸ = a − t comes from the loss side (:func:`losses.canonical`).
 """
 
 from __future__ import annotations
@@ -220,11 +222,7 @@ class Network:
         trace.X = X
         a_prev = X
         for W, b, g, z, a in zip(self.W, self.b, self.activations, trace.z, trace.a):
-            # z = a_prev Wᵀ + b: Wᵀ is a view, the BLAS reads W transposed. b is copied to every row of a first
-            # (a is written next): adding the (n,) b by broadcasting makes NumPy allocate a buffer on every call
-            np.matmul(a_prev, W.T, out=z)
-            np.copyto(a, b)
-            z += a
+            trace.work.affine(a_prev, W, b, out=z, spare=a)  # z = a_prev Wᵀ + b (a is written next)
             g.forward(z, out=a, work=trace.work)  # a = σ(z)
             a_prev = a
         return trace
@@ -236,8 +234,8 @@ class Network:
     def cost_per_sample(self, trace: Trace, T, work: dict | None = None) -> Array:
         """c of each sample, (N,): from the logits for a canonical pair (in ``work``'s arrays if given)."""
         T = self._target(T, trace.X.shape[0])
-        fused = self.fused
-        return fused(trace.z[-1], T, work) if fused else self.loss.value(trace.a[-1], T)
+        pair = self.canonical
+        return pair.cost(trace.z[-1], T, work) if pair else self.loss.value(trace.a[-1], T)
 
     def cost(self, X, T) -> float:
         c = self.cost_per_sample(self.forward(X), T)
