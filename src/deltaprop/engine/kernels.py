@@ -2,15 +2,23 @@
 
 The engines write the derivation (z = a Wᵀ + b, δ = (δ W) ⊙ σ′(z), ∂C/∂W = s δᵀ a) and hand every product
 that needs a kept buffer or a BLAS call to a :class:`Workspace`, one per batch shape, which owns them all.
-Nothing here knows about layers or losses; everything here exists only for speed, and each function gives the
-numbers its plain NumPy reading gives.
+Nothing here knows about layers or networks; everything here exists only for speed, and each function gives
+the numbers its plain NumPy reading gives. What is here:
+
+- :class:`Workspace` (a dict of kept scratch arrays, plus ``plans``, the kept GEMM calls): ``affine`` (z),
+  ``weight_grad`` and ``bias_grad`` (∂C/∂W, ∂C/∂b), ``add_weight_grad`` (W ← W + δᵀ a_prev, one GEMM, β = 1);
+- :func:`threads_for`, the BLAS thread policy of a training run;
+- the fused passes of the canonical output/loss pairs and of softmax (:func:`softmax`,
+  :func:`softmax_cross_entropy`, :func:`softmax_cross_entropy_delta`, :func:`sigmoid_bce`,
+  :func:`identity_quadratic`), which take any dict (a Workspace) for their arrays;
+- :data:`plan`, the GEMM itself, with its NumPy fallback and self-test.
 
 GEMM, C ← α A B + β C with β = 1: the one BLAS product the training step needs that NumPy does not offer.
 
 ``np.matmul`` always overwrites its output, so plain SGD would have to write ∂C/∂W into a buffer and read it back
 to add it to W. GEMM itself accumulates: with β = 1 the update W ← W − η ∂C/∂W = W + (−η s δ)ᵀ a_prev is one
-call (``Network.add_step``). This module calls ``cblas_sgemm`` / ``cblas_dgemm`` in the very OpenBLAS that NumPy
-loaded (found through NumPy's build configuration and threadpoolctl, called through ctypes), so the products run
+call (:meth:`Workspace.add_weight_grad`). This module calls ``cblas_sgemm`` / ``cblas_dgemm`` in the very
+OpenBLAS that NumPy loaded (found through NumPy's build configuration and threadpoolctl, called through ctypes), so the products run
 in NumPy's own thread pool; a second BLAS, SciPy's, would bring a second pool whose threads fight NumPy's for the
 cores.
 
@@ -227,6 +235,9 @@ class Workspace(dict):
             W += self.weight_grad(key, delta, a_prev, self.scratch(("step", key), W.shape, W.dtype))
 
 
+SMALL_MATMUL = 2**21  # multiply-adds below which one BLAS thread beats several (measured on digits)
+
+
 def threads_for(sizes: list[int], batch_size: int):
     """The BLAS thread policy, as a context: one thread for small networks. Their products are too small to
     share out, and on a busy machine idle BLAS threads spinning for work made digits training 20× slower
@@ -240,8 +251,6 @@ def threads_for(sizes: list[int], batch_size: int):
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 
-
-SMALL_MATMUL = 2**21  # multiply-adds below which one BLAS thread beats several (measured on digits)
 
 
 # --- fused passes: the same operations in the same order in kept arrays ---------------------------------------
@@ -267,7 +276,8 @@ def softmax(z: Array, out: Array, work: dict | None = None) -> Array:
         np.exp(out, out=out)
         out /= out.sum(axis=1, keepdims=True)
         return out
-    full, col = scratch(work, "softmax", z.shape, z.dtype), scratch(work, "softmax_col", (z.shape[0], 1), z.dtype)
+    full = scratch(work, "softmax", z.shape, z.dtype)
+    col = scratch(work, "softmax_col", (z.shape[0], 1), z.dtype)
     np.copyto(full, np.maximum.reduce(z.real, axis=1, keepdims=True, out=col))
     np.subtract(z, full, out=out)
     np.exp(out, out=out)
