@@ -18,9 +18,9 @@ GEMM, C ← α A B + β C with β = 1: the one BLAS product the training step ne
 ``np.matmul`` always overwrites its output, so plain SGD would have to write ∂C/∂W into a buffer and read it back
 to add it to W. GEMM itself accumulates: with β = 1 the update W ← W − η ∂C/∂W = W + (−η s δ)ᵀ a_prev is one
 call (:meth:`Workspace.add_weight_grad`). This module calls ``cblas_sgemm`` / ``cblas_dgemm`` in the very
-OpenBLAS that NumPy loaded (found through NumPy's build configuration and threadpoolctl, called through ctypes), so the products run
-in NumPy's own thread pool; a second BLAS, SciPy's, would bring a second pool whose threads fight NumPy's for the
-cores.
+OpenBLAS that NumPy loaded (found through NumPy's build configuration and threadpoolctl, called through
+ctypes), so the products run in NumPy's own thread pool; a second BLAS, SciPy's, would bring a second pool whose
+threads fight NumPy's for the cores.
 
 Where that library cannot be found or fails its self-test (NumPy built against MKL or Accelerate, an unknown
 symbol, a different integer width), :data:`plan` is None and the engine takes its plain NumPy path, which gives
