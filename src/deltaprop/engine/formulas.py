@@ -225,29 +225,39 @@ def loss_expr(text: str) -> sp.Expr:
     return expr
 
 
-class Compiled(NamedTuple):
-    """A formula compiled to NumPy: the function and its derivative, as plain functions. ``activations.get`` and
-    ``losses.get`` make their Activation and Loss from it (this module imports neither)."""
+class ActivationFormula(NamedTuple):
+    """σ and σ′ compiled from a formula in z, as plain functions; ``activations.get`` makes its Activation
+    from them (this module imports neither activations nor losses)."""
 
     name: str
-    f: Callable  # activation: f(z, out=None) -> a;      loss: f(a, t) -> c per sample, (N,)
-    df: Callable  # activation: df(z, a, out=None) -> σ′;  loss: df(a, t, out=None) -> ∂c/∂a
+    f: Callable  # f(z, out=None) -> a
+    df: Callable  # df(z, a, out=None) -> σ′(z)
+    analytic: bool
+    formula: str
+
+
+class LossFormula(NamedTuple):
+    """c and ∂c/∂a compiled from a formula in a and t; ``losses.get`` makes its Loss from them."""
+
+    name: str
+    value: Callable  # value(a, t) -> c per sample, (N,)
+    grad: Callable  # grad(a, t, out=None) -> ∂c/∂a, (N, n)
     analytic: bool
     formula: str
 
 
 @functools.lru_cache(maxsize=256)
-def activation(text: str) -> Compiled:
+def activation(text: str) -> ActivationFormula:
     """σ and σ′ from a formula in z, e.g. ``"z**2"`` or ``"tanh(2*z)"``."""
     expr = activation_expr(text.strip())
     f = compile_numpy(expr, (z,))
     df = compile_numpy(sp.diff(expr, z), (z,))
-    return Compiled(text.strip(), lambda x, out=None: f(x, out=out), lambda x, y, out=None: df(x, out=out),
-                    is_analytic(expr), text.strip())
+    return ActivationFormula(text.strip(), lambda x, out=None: f(x, out=out), lambda x, y, out=None: df(x, out=out),
+                             is_analytic(expr), text.strip())
 
 
 @functools.lru_cache(maxsize=256)
-def loss(text: str) -> Compiled:
+def loss(text: str) -> LossFormula:
     """c and ∂c/∂a from a formula in a and t, summed over the outputs of a sample."""
     expr = loss_expr(text.strip())
     c = compile_numpy(expr, (a, t))
@@ -259,4 +269,4 @@ def loss(text: str) -> Compiled:
     def grad(A, T, out=None):
         return dc_da(A, T, out=out)
 
-    return Compiled(text.strip(), value, grad, is_analytic(expr), text.strip())
+    return LossFormula(text.strip(), value, grad, is_analytic(expr), text.strip())

@@ -164,7 +164,7 @@ def get(spec: str | Loss, **params) -> Loss:
     from . import formulas  # a formula such as "t/a - log(t/a) - 1"
 
     c = formulas.loss(spec)
-    return Loss(c.name, c.f, c.df, analytic=c.analytic, formula=c.formula)
+    return Loss(c.name, c.value, c.grad, analytic=c.analytic, formula=c.formula)
 
 
 # --- canonical pairs: c from the logits, δᴸ = a − t -----------------------------------------------------------
