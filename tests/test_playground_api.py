@@ -70,9 +70,9 @@ def test_weight_gradients_are_central_differences_of_the_served_loss(client):
 def test_editing_w46_changes_delta3_to_the_engines_value(client):
     r = client.post("/api/edit", json={"field": "weight", "key": ["4", "6"], "value": "-0.25"})
     assert r.status_code == 200
-    net = dp.load_network(EXAM)
+    f = dp.read_network(EXAM)
+    net, (X, T) = f.network, f.sample
     net.w[net.edges.index(("4", "6"))] = -0.25  # the level matrices are views of w
-    X, T = net.default_batch(tomllib.loads(EXAM.read_text()))
     delta3 = net.loss_and_grads(X, T).delta[net.index["3"], 0]
     assert r.json()["report"]["neurons"]["3"]["delta"] == pytest.approx(float(delta3), rel=1e-12)
     assert r.json()["report"]["neurons"]["3"]["delta"] != pytest.approx(

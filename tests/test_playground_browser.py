@@ -143,18 +143,14 @@ def test_editing_w46_changes_delta3_to_the_engines_value(fresh):
     page.fill('#param-table input[data-edit="weight"][data-key="4->6"]', "-0.2")
     page.press('#param-table input[data-edit="weight"][data-key="4->6"]', "Enter")
     page.wait_for_function(f"document.querySelector('#net [data-q=\"delta\"][data-id=\"3\"]').textContent !== {old!r}")
-    net = dp_network()
+    import deltaprop as dp
+
+    f = dp.read_network(EXAM)
+    net, (X, T) = f.network, f.sample
     net.w[net.edges.index(("4", "6"))] = -0.2
-    X, T = net.default_batch(tomllib.loads(EXAM.read_text()))
     delta3 = float(net.loss_and_grads(X, T).delta[net.index["3"], 0])
     assert close(page.text_content('#net [data-q="delta"][data-id="3"]'), delta3)
     assert close(page.text_content('#net [data-q="w"][data-id="4->6"]'), -0.2)
-
-
-def dp_network():
-    import deltaprop as dp
-
-    return dp.load_network(EXAM)
 
 
 def test_clicking_w46_shows_its_update_derivation(fresh):

@@ -1,4 +1,4 @@
-"""The playground's 2-D data: the Playground's four classification sets (from :mod:`deltaprop.data.dataset`),
+"""The playground's 2-D data: the Playground's four classification sets (from :mod:`deltaprop.data.builtin`),
 its regression plane, and a user's CSV of x1, x2, label.
 
 Each set is (P (n, 2) points, y (n,) targets, task): y ∈ {0, 1} for classification (1 is the Playground's
@@ -12,15 +12,15 @@ import tempfile
 
 import numpy as np
 
-from ...data import dataset
+from ...data import builtin, readers
 from ...errors import DeltapropError
 
-SETS = (*dataset.PLAYGROUND, "plane")
+SETS = (*builtin.PLAYGROUND, "plane")
 MAX_CSV_BYTES = 2**20  # a hand-made 2-D set; 1 MiB is tens of thousands of points
 MAX_CSV_POINTS = 5000
 
 
-def plane(seed: int = 0, n: int = dataset.PLAYGROUND_N, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def plane(seed: int = 0, n: int = builtin.PLAYGROUND_N, noise: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The Playground's "regress plane": points uniform in [−6, 6]², t = (x₁ + x₂)/12 + noise·U(−1, 1)
     (its label is the sum scaled into [−1, 1]; ``noise`` in [0, 0.5] as the slider's 0–50 %)."""
     if not 0 <= noise <= 0.5:
@@ -35,7 +35,7 @@ def make(name: str, noise: float = 0.0, seed: int = 0) -> tuple[np.ndarray, np.n
     if name == "plane":
         P, t = plane(seed, noise=noise)
         return P, t, "regression"
-    ds = dataset.playground(name, seed=seed, noise=noise)
+    ds = builtin.playground(name, seed=seed, noise=noise)
     return ds.X, ds.T[:, 1].astype(float), "classification"
 
 
@@ -48,7 +48,7 @@ def from_csv(text: str) -> tuple[np.ndarray, np.ndarray, str]:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        ds = dataset.csv_dataset(path)
+        ds = readers.csv_dataset(path)
     except DeltapropError as e:
         raise DeltapropError(str(e).replace(path, "CSV")) from None
     finally:

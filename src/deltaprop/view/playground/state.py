@@ -25,6 +25,7 @@ from ...engine.graph import GraphNetwork
 from ...engine.layered import Network
 from ...errors import DeltapropError
 from ...files import netfile, safe
+from ...limits import NETWORK_FILE_BYTES
 from ...training import optim
 from . import data2d
 
@@ -39,11 +40,9 @@ def one_line(e: BaseException) -> str:
 
 
 def trace_report(net: GraphNetwork, X, T, lr: float | None = None) -> dict:
-    """``deltaprop trace --json``'s report (wherever the redesign keeps it)."""
-    try:
-        from ...explain.trace import graph_report
-    except ImportError:
-        from ...cli.trace_graph import graph_report
+    """``deltaprop trace --json``'s report for a neuron graph."""
+    from ...explain.trace import graph_report
+
     return graph_report(net, X, T, lr)
 
 
@@ -107,7 +106,7 @@ def _graph_doc(doc: dict, source: str) -> tuple[dict, tuple | None]:
         raise DeltapropError(f"{source}: {sum(net.sizes)} neurons are too many to draw (limit {MAX_DRAW_NEURONS})")
     loss = {k: v for k, v in doc.get("loss", {}).items() if k in ("name", "formula", "reduction", "sigma2")}
     gdoc = layered_to_graph_doc(net, loss or {"name": net.loss.name}, source)
-    xt = netfile.sample(doc, source)
+    xt = netfile.sample(doc, net, source)
     return gdoc, xt
 
 
@@ -206,7 +205,7 @@ class InspectState:
         if self.layered:
             net = lnet
             self.doc = _complete_layered_doc(doc, net)
-            xt = netfile.sample(doc, source)
+            xt = netfile.sample(doc, net, source)
             ids = layered_ids(net.sizes)
             self.ids, self.inputs, self.outputs = [i for row in ids for i in row], ids[0], ids[-1]
             self.where = {i: (l, k) for l, row in enumerate(ids) for k, i in enumerate(row)}
@@ -217,8 +216,8 @@ class InspectState:
             if len(net.ids) > MAX_DRAW_NEURONS:
                 raise DeltapropError(f"{source}: {len(net.ids)} neurons are too many to draw (limit {MAX_DRAW_NEURONS})")
             self.ids, self.inputs, self.outputs = net.ids, net.ids[:net.n_inputs], net.outputs
-            if xt is None and X is None and "sample" in self.doc:
-                xt = net.default_batch(self.doc)
+            if xt is None and X is None:
+                xt = netfile.sample(self.doc, net, source)
         n_in, n_out = len(self.inputs), len(self.outputs)
         if X is None:
             X, T = xt if xt is not None else (np.zeros((1, n_in)), np.zeros((1, n_out)))  # no sample: zeros to edit
@@ -262,8 +261,8 @@ class InspectState:
 
     @classmethod
     def from_toml(cls, text: str, source: str = "network.toml") -> InspectState:
-        if len(text.encode("utf-8")) > netfile.MAX_FILE_BYTES:
-            raise DeltapropError(f"{source}: larger than {netfile.MAX_FILE_BYTES // 2**20} MiB, the limit for a network file")
+        if len(text.encode("utf-8")) > NETWORK_FILE_BYTES:
+            raise DeltapropError(f"{source}: larger than {NETWORK_FILE_BYTES // 2**20} MiB, the limit for a network file")
         return cls(safe.parse_toml(text, source), source)
 
     @classmethod
