@@ -448,7 +448,9 @@ def _toml_value(v) -> str:
 
 
 def dump_toml(doc: dict) -> str:
-    """A neuron-level network document as TOML (top-level keys, then [neurons."id"], [loss], [sample])."""
+    """A network document as TOML in the examples' own layout: top-level keys, [neurons."id"] with the weights as
+    one inline table, [[layer]], [loss], [sample] (tomli-w, the project's writer for run files, cannot write
+    inline tables: a neuron's weights would become a sub-table of their own, harder to read and edit)."""
     lines = ["# written by deltaprop playground; read it with `deltaprop trace FILE`"]
     tables = {k: v for k, v in doc.items() if isinstance(v, dict)}
     arrays = {k: v for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)}
