@@ -464,7 +464,16 @@ function chart(canvas, series, log) {
   ctx.fillText(lab(hi), 2, 10); ctx.fillText(lab(lo), 2, H - 14); ctx.fillText(`epoch ${xs[xs.length - 1]}`, W - 70, H - 2);
   for (const s of series) {
     ctx.beginPath(); ctx.strokeStyle = s.color; ctx.lineWidth = 1.5;
-    s.values.forEach((v, k) => { if (typeof v !== "number") return; const x = X(xs[k]), y = Y(v); k ? ctx.lineTo(x, y) : ctx.moveTo(x, y); });
+    const n = s.values.length, step = Math.max(1, Math.floor(n / W)); // at most about one point per pixel column
+    let started = false;
+    const plot = (k) => {
+      const v = s.values[k];
+      if (typeof v !== "number" || !isFinite(v)) return;
+      const x = X(xs[k]), y = Y(v);
+      if (started) ctx.lineTo(x, y); else { ctx.moveTo(x, y); started = true; }
+    };
+    for (let k = 0; k < n; k += step) plot(k);
+    if ((n - 1) % step) plot(n - 1); // the latest epoch always
     ctx.stroke();
   }
 }
