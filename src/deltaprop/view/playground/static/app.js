@@ -182,7 +182,7 @@ function drawNet() {
       const e = r.neurons[id];
       title.textContent = `${neuronLabel(id)}  ${n.activation}${n.output ? "  (output)" : ""}`;
       line(0, "z  =", "z", fmt(e.z));
-      line(1, "a  =", "a", fmt(e.a));
+      line(1, $("notation").value === "exam" ? "x  =" : "a  =", "a", fmt(e.a)); // seed 004 writes x for the activity
       line(2, "σ′ =", "sp", fmt(e.sigma_prime));
       const hidden = revealed && !revealed.has(id);
       const d = line(3, "δ  =", "delta", hidden ? "?" : fmt(e.delta));
@@ -346,7 +346,7 @@ function initInspect() {
   $("step-all").addEventListener("click", () => { I.backstep = null; $("backstep").innerHTML = ""; drawNet(); });
   $("apply-update").addEventListener("click", applyUpdate);
   $("loss-field").addEventListener("change", onEdit);
-  $("notation").addEventListener("change", showDerivation);
+  $("notation").addEventListener("change", () => { drawNet(); showDerivation(); });
   $("lr").addEventListener("change", () => { if (I.selected && I.selected.kind !== "z") showDerivation(); });
   $("reset-net").addEventListener("click", async () => {
     try { clearPanels(); setView(await api("/api/reset", {})); status(""); }
