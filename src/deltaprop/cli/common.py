@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from ..data import dataset as data
-from ..files import netfile
+from ..files import bundled, netfile
 from ..errors import DeltapropError
 
 
@@ -29,6 +29,7 @@ def floats(text: str, flag: str) -> np.ndarray:
 
 def load_network_and_batch(args):
     """(network, X, T, doc) from FILE and --data, or --x/--t, or the file's own [sample]."""
+    args.file = str(bundled.find(args.file))  # a file, or the name of a bundled example (exam_004)
     doc = netfile.read_toml(args.file)
     net = netfile.from_dict(doc, source=str(args.file))
     if args.data and (args.x or args.t):

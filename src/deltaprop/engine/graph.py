@@ -59,6 +59,16 @@ class GraphTrace:
     Z: Array
     A: Array
 
+    def __repr__(self) -> str:
+        from ..view import notebook
+
+        return notebook.trace_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..view import notebook
+
+        return notebook.trace_html(self)
+
 
 @dataclass
 class GraphGrads:
@@ -73,6 +83,16 @@ class GraphGrads:
 
     def params(self) -> list[Array]:
         return [self.w, self.b]
+
+    def __repr__(self) -> str:
+        from ..view import notebook
+
+        return notebook.grads_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..view import notebook
+
+        return notebook.grads_html(self)
 
 
 class GraphNetwork:
@@ -337,6 +357,17 @@ class GraphNetwork:
     def __repr__(self) -> str:
         return (f"GraphNetwork({len(self.ids)} neurons, {len(self.w)} weights, {len(self.levels)} levels, "
                 f"loss={self.loss.name!r})")
+
+    def draw(self, X=None, T=None, **kw):
+        """A drawing of the network (z, a, δ of the first sample with a batch X, T); see :mod:`deltaprop.view.drawing`."""
+        from ..view import drawing
+
+        return drawing.draw(self, X, T, **kw)
+
+    def _repr_html_(self) -> str:
+        from ..view import notebook
+
+        return notebook.network_html(self)
 
 
 def _edge_products(d: Array, a_src: Array, rows: Array, cols: Array, out: Array) -> None:

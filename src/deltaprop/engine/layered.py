@@ -68,6 +68,16 @@ class Trace:
     a: list[Array]
     work: dict = field(default_factory=dict, repr=False)  # scratch arrays reused from step to step
 
+    def __repr__(self) -> str:
+        from ..view import notebook
+
+        return notebook.trace_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..view import notebook
+
+        return notebook.trace_html(self)
+
 
 @dataclass
 class Grads:
@@ -83,6 +93,16 @@ class Grads:
 
     def params(self) -> list[Array]:
         return [g for pair in zip(self.W, self.b) for g in pair]
+
+    def __repr__(self) -> str:
+        from ..view import notebook
+
+        return notebook.grads_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..view import notebook
+
+        return notebook.grads_html(self)
 
 
 class Network:
@@ -347,3 +367,14 @@ class Network:
     def __repr__(self) -> str:
         acts = ", ".join(g.name for g in self.activations)
         return f"Network(sizes={self.sizes}, activations=[{acts}], loss={self.loss.name!r}, dtype={self.dtype.name})"
+
+    def draw(self, X=None, T=None, **kw):
+        """A drawing of the network (z, a, δ of the first sample with a batch X, T); see :mod:`deltaprop.view.drawing`."""
+        from ..view import drawing
+
+        return drawing.draw(self, X, T, **kw)
+
+    def _repr_html_(self) -> str:
+        from ..view import notebook
+
+        return notebook.network_html(self)

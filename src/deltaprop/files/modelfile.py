@@ -53,6 +53,16 @@ class Model:
     target_names: list[str] | None = None
     info: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        from ..view import notebook
+
+        return notebook.model_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..view import notebook
+
+        return notebook.model_html(self)
+
     def inputs(self, X) -> Array:
         """Standardized inputs (N, n_in) in the network's dtype."""
         from ..data.dataset import real_matrix

@@ -44,7 +44,13 @@ def read_toml(path: str | Path) -> dict:
 def load(path: str | Path, **overrides):
     """Read a network file of either form."""
     doc = read_toml(path)
-    return from_dict(doc, source=str(path), **overrides)
+    net = from_dict(doc, source=str(path), **overrides)
+    if "sample" in doc:  # kept for displays (a notebook draws the network run on it); None if unusable
+        try:
+            net.sample = net.default_batch(doc) if hasattr(net, "default_batch") else sample(doc, str(path))
+        except DeltapropError:
+            net.sample = None
+    return net
 
 
 def from_dict(doc: dict, source: str = "<network>", **overrides):

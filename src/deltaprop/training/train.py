@@ -271,6 +271,22 @@ class Run:
     out: Path | None = None
     stopped_after: int | None = None  # set when the run stopped early on purpose (a test hook), not finished
 
+    def plot(self):
+        """The learning curves as a matplotlib Figure (Jupyter shows it; ``.savefig(path)`` writes it)."""
+        from ..view import notebook
+
+        return notebook.run_plot(self)
+
+    def __repr__(self) -> str:
+        from ..view import notebook
+
+        return notebook.run_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..view import notebook
+
+        return notebook.run_html(self)
+
 
 class _State:
     """Everything that changes during training and so goes into a checkpoint."""
@@ -437,6 +453,7 @@ def fit(
     resume: bool = False,
     progress: Callable[[dict, TrainConfig], None] | None = None,
     stop_after_epoch: int | None = None,
+    verbose: bool = True,
     **settings,
 ) -> Run:
     """Train a network on ``data`` (a name, a path, a :class:`~deltaprop.data.Dataset`, or (X, T) arrays).
@@ -444,7 +461,8 @@ def fit(
     Settings are those of :class:`TrainConfig`, as ``config`` or keywords. With ``out`` the run directory gets
     ``config.toml``, ``metrics.jsonl``, a checkpoint every epoch, then ``model.npz``, ``metrics.json`` and
     ``curves.png``; ``resume=True`` continues from its checkpoint. ``progress(record, cfg)`` is called after
-    every epoch. ``stop_after_epoch`` stops (with a checkpoint) after that many epochs, as a kill would.
+    every epoch; without it a progress bar is shown (tqdm: a widget in Jupyter) unless ``verbose=False``.
+    ``stop_after_epoch`` stops (with a checkpoint) after that many epochs, as a kill would.
     """
     if isinstance(config, TrainConfig):
         config = asdict(config)
@@ -513,8 +531,17 @@ def fit(
     sched = optim.schedule(cfg.schedule, epochs=cfg.epochs, step_size=cfg.step_size, gamma=cfg.gamma)
 
     t0 = time.perf_counter()
-    with _blas_threads(net, cfg.batch_size):
-        stopped = _loop(net, opt, sched, prep, cfg, state, out, progress, stop_after_epoch)
+    bar = None
+    if progress is None and verbose:
+        from .progress import epoch_bar
+
+        bar = progress = epoch_bar(cfg.epochs, state.epoch, f"training on {ds.name}")
+    try:
+        with _blas_threads(net, cfg.batch_size):
+            stopped = _loop(net, opt, sched, prep, cfg, state, out, progress, stop_after_epoch)
+    finally:
+        if bar is not None:
+            bar.close()
     if stopped:
         return Run(model, {}, state.history, cfg, out, stopped_after=state.epoch)
     if state.best is not None and cfg.early_stopping:
@@ -659,7 +686,8 @@ def final_metrics(model: Model, prep: Prepared, state: _State, seconds: float) -
 # --- running from a directory ---------------------------------------------------------------------------------
 
 
-def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = None, **overrides) -> Run:
+def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = None, verbose: bool = True,
+           **overrides) -> Run:
     """Continue the run in ``out`` from its checkpoint, with the settings it was started with."""
     out = Path(out)
     cfg_path = out / "config.toml"
@@ -676,7 +704,7 @@ def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = Non
         write_text_atomic(cfg_path, to_toml(saved))
     data = saved.pop("data")
     return fit(data, config_from({**saved, "data": data}, recipe=False), out=out, resume=True, progress=progress,
-               stop_after_epoch=stop_after_epoch)
+               stop_after_epoch=stop_after_epoch, verbose=verbose)
 
 
 def to_toml(d: dict) -> str:
