@@ -15,6 +15,7 @@ from .engine.losses import LOSSES, Loss
 from .files.modelfile import Model
 from .files.modelfile import load as load_model
 from .files.netfile import load as load_network
+from .files.bundled import path as example
 from .data.dataset import Dataset
 from .data.dataset import load as load_data
 from .training.train import Run, TrainConfig, evaluate, fit, predict, resume
@@ -23,7 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "Activation", "DeltapropError", "GradcheckReport", "gradcheck", "numeric_gradients",
-    "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "__version__",
+    "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "example", "__version__",
     "Model", "load_model", "Dataset", "load_data", "Run", "TrainConfig", "evaluate", "fit", "predict", "resume",
 ]
 

@@ -49,6 +49,16 @@ class GradcheckReport:
     def to_dict(self) -> dict:
         return {"method": self.method, "max_error": self.max_error, "errors": self.errors}
 
+    def __repr__(self) -> str:
+        from ..view import notebook
+
+        return notebook.gradcheck_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..view import notebook
+
+        return notebook.gradcheck_html(self)
+
 
 def numeric_gradients(net, X, T, method: str = "central", h: float | None = None) -> list[np.ndarray]:
     """∂C/∂θ for every parameter array of ``net``, by finite differences, one entry at a time."""

@@ -42,7 +42,10 @@ def read_toml(path: str | Path) -> dict:
 
 
 def load(path: str | Path, **overrides):
-    """Read a network file of either form."""
+    """Read a network file of either form (or a bundled example by name: ``load("exam_004")``)."""
+    from . import bundled
+
+    path = bundled.find(path)
     doc = read_toml(path)
     net = from_dict(doc, source=str(path), **overrides)
     if "sample" in doc:  # kept for displays (a notebook draws the network run on it); None if unusable

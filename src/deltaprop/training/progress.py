@@ -6,6 +6,8 @@ tqdm's ``tqdm.auto`` picks the bar: a widget in Jupyter (with ipywidgets install
 
 from __future__ import annotations
 
+import html
+
 
 class EpochBar:
     """A callable ``progress(record, cfg)`` for the training loop that moves a tqdm bar."""
@@ -13,7 +15,16 @@ class EpochBar:
     def __init__(self, total: int, done: int = 0, desc: str = "training"):
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, initial=done, unit="epoch", desc=desc, leave=True, dynamic_ncols=True)
+        kw = dict(total=total, initial=done, unit="epoch", desc=desc, leave=True, dynamic_ncols=True)
+        self.handle = None
+        widget = _is_widget(tqdm)
+        if widget:  # shown here with a display id, so that its text form is brought up to date at the end
+            kw["display"] = False
+        self.bar = tqdm(**kw)
+        if widget and hasattr(self.bar, "container"):
+            from IPython.display import display
+
+            self.handle = display(self.bar.container, display_id=True)
 
     def __call__(self, record: dict, cfg) -> None:
         text = {"loss": f"{record['train_loss']:.4g}"}
@@ -27,6 +38,27 @@ class EpochBar:
 
     def close(self) -> None:
         self.bar.close()
+        if self.handle is not None:
+            # the widget gives way to a plain HTML bar of the final state: a saved notebook, or a page made from
+            # it, shows that without the widget's JavaScript (and without it would show nothing, or 0 %)
+            b = self.bar
+            text = b.format_meter(**{**b.format_dict, "ncols": 0})
+            done, total = b.n, b.total or max(b.n, 1)
+            page = (f"<div><progress value='{done}' max='{total}' style='width:30em; vertical-align:middle'>"
+                    f"</progress> <code>{html.escape(text)}</code></div>")
+            self.handle.update({"text/html": page, "text/plain": text}, raw=True)
+            try:
+                b.container.close()
+            except AttributeError:
+                pass
+
+
+def _is_widget(cls) -> bool:
+    try:
+        from tqdm.notebook import tqdm as notebook_tqdm
+    except ImportError:
+        return False
+    return issubclass(cls, notebook_tqdm)
 
 
 def epoch_bar(total: int, done: int, desc: str) -> EpochBar | None:

@@ -98,7 +98,7 @@ def trace_html(trace) -> str:
 
 def grads_html(g) -> str:
     """δ per layer and sample, ∂C/∂W and ∂C/∂b of the batch cost C."""
-    if hasattr(g, "W") and isinstance(g.W, list):
+    if isinstance(getattr(g, "W", None), list):
         parts = [f"<p>cost C = {_f(g.cost)}</p>"]
         for l, (d, W, b) in enumerate(zip(g.delta, g.W, g.b), 1):
             parts += [_matrix(d, f"layer {l}: δ = ∂c/∂z (per sample)"),
@@ -126,9 +126,22 @@ def trace_repr(trace) -> str:
 
 
 def grads_repr(g) -> str:
-    if isinstance(g.W, list):
+    if isinstance(getattr(g, "W", None), list):
         return short_repr(g, {"cost": _f(g.cost), "W": [shape(w) for w in g.W]})
     return short_repr(g, {"cost": _f(g.cost), "w": shape(g.w), "b": shape(g.b)})
+
+
+def gradcheck_repr(r) -> str:
+    errors = {k: f"{v:.2g}" for k, v in r.errors.items()}
+    return f"GradcheckReport(method={r.method!r}, max_error={r.max_error:.2g}, errors={errors})"
+
+
+def gradcheck_html(r, tol: float = 1e-6) -> str:
+    """Backprop against the numerical gradient: the relative error per parameter array."""
+    rows = [[k, str(np.size(r.backprop.get(k, ()))), f"{v:.3g}", "ok" if v <= tol else "over the tolerance"]
+            for k, v in r.errors.items()]
+    return _table(["array", "entries", "relative error", f"at tol {tol:g}"], rows,
+                  f"backprop against {r.method} differences (float64)")
 
 
 # --- derivations ---------------------------------------------------------------------------------------------
@@ -152,8 +165,8 @@ def derivation_markdown(r) -> str:
                   "", f"$$\\delta_{{{k}}} = \\frac{{\\partial L}}{{\\partial {z_k}}} = {_tex(delta)}$$", ""]
     lines += [r"Backward, neuron by neuron ($\delta_j = \sigma'(z_j) \sum_k w_{jk} \delta_k$):", ""]
     for s, rec, _, v in r.steps:
-        lines.append(f"$$ {_tex(s)} = {_tex(rec)} = {v:.6g} $$")
-    lines += ["", "The chain rule for the target:", "", f"$$ {lhs} = {_tex(r.head)} $$", "",
+        lines += [f"$$ {_tex(s)} = {_tex(rec)} = {v:.6g} $$", ""]
+    lines += ["The chain rule for the target:", "", f"$$ {lhs} = {_tex(r.head)} $$", "",
               "Written out in full and simplified:", "", f"$$ {lhs} = {_tex(r.expression)} $$", "",
               f"Value at the sample: ${lhs} = {r.value:.10g}$"]
     return "\n".join(lines)
