@@ -164,11 +164,13 @@ def test_fit_with_out_leaves_the_backend_and_pyplot_alone(tmp_path):
     assert (tmp_path / "run" / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_progress_bar_on_stderr_and_off_with_verbose_false(capsys):
+def test_progress_bar_with_verbose_and_none_in_a_log(capsys):
     data = (np.random.default_rng(0).standard_normal((30, 2)), np.arange(30) % 2)
-    dp.fit(data, hidden=[3], epochs=3)
+    dp.fit(data, hidden=[3], epochs=3, verbose=True)
     err = capsys.readouterr().err
     assert "3/3" in err and "epoch" in err
+    dp.fit(data, hidden=[3], epochs=3)  # stderr is not a terminal here, nor a notebook: no bar by default
+    assert capsys.readouterr().err == ""
     dp.fit(data, hidden=[3], epochs=3, verbose=False)
     assert capsys.readouterr().err == ""
 

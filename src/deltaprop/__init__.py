@@ -12,31 +12,44 @@ from .errors import DeltapropError
 from .explain.gradcheck import GradcheckReport, gradcheck, numeric_gradients
 from .engine.layered import INITS, Grads, Network, Trace
 from .engine.losses import LOSSES, Loss
-from .files.modelfile import Model
-from .files.modelfile import load as load_model
+from .files.netfile import NetworkFile, Sample
 from .files.netfile import load as load_network
+from .files.netfile import read as read_network
 from .files.bundled import path as example
-from .data.dataset import Dataset
-from .data.dataset import load as load_data
-from .training.train import Run, TrainConfig, evaluate, fit, predict, resume
+from .data import Dataset
+from .data import load as load_data
+from .training.config import TrainConfig
+from .training.model import Model, evaluate, predict
+from .training.model import load as load_model
+from .training.train import Run, fit, resume
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "Activation", "DeltapropError", "GradcheckReport", "gradcheck", "numeric_gradients",
-    "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "example", "__version__",
+    "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "read_network", "example", "NetworkFile", "Sample",
+    "__version__",
     "Model", "load_model", "Dataset", "load_data", "Run", "TrainConfig", "evaluate", "fit", "predict", "resume",
 ]
 
 # neuron graphs, formulas and derivations (issue 4). SymPy is imported only when a derivation is asked for.
 from .engine.graph import GraphGrads, GraphNetwork, GraphTrace  # noqa: E402
+from .engine.protocol import Engine, Gradients  # noqa: E402
 
-__all__ += ["GraphNetwork", "GraphTrace", "GraphGrads", "derive", "likelihood"]
+__all__ += ["GraphNetwork", "GraphTrace", "GraphGrads", "Engine", "Gradients", "derive", "likelihood"]
+
+
+# Jupyter's displays (HTML, drawings, worked solutions), short reprs, net.draw() and run.plot(): attached here,
+# at the API root, because the engine, explain and training wings may not import view/ (issue 14)
+from .view import notebook as _notebook  # noqa: E402
+
+_notebook.install()
 
 
 def __getattr__(name):
     if name in ("derive", "likelihood"):
         from .explain import symbolic
 
+        _notebook.install_symbolic(symbolic)
         return getattr(symbolic, name)
     raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from ..files import netfile
 from ..view import drawing
-from .common import add_batch_arguments, load_network_and_batch
+from .common import add_batch_arguments, network_and_batch
 
 
 def register(sub) -> None:
@@ -24,17 +23,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    net, X, T, doc = load_network_and_batch(args)
-    if (args.values or args.grads) and X is None:
-        if hasattr(net, "default_batch"):
-            X, T = net.default_batch(doc)
-        else:
-            xt = netfile.sample(doc, str(args.file))
-            if xt is None:
-                from ..errors import DeltapropError
-
-                raise DeltapropError("--values/--grads need a batch: --data DATA.npz, --x … --t …, or a [sample]")
-            X, T = xt
+    net, X, T = network_and_batch(args, required=args.values or args.grads)
     if not (args.values or args.grads):
         X = T = None
     d = drawing.draw(net, X, T if args.grads else None, values=True, grads=args.grads)

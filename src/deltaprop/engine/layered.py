@@ -68,16 +68,6 @@ class Trace:
     a: list[Array]
     work: dict = field(default_factory=dict, repr=False)  # scratch arrays reused from step to step
 
-    def __repr__(self) -> str:
-        from ..view import notebook
-
-        return notebook.trace_repr(self)
-
-    def _repr_html_(self) -> str:
-        from ..view import notebook
-
-        return notebook.trace_html(self)
-
 
 @dataclass
 class Grads:
@@ -93,16 +83,6 @@ class Grads:
 
     def params(self) -> list[Array]:
         return [g for pair in zip(self.W, self.b) for g in pair]
-
-    def __repr__(self) -> str:
-        from ..view import notebook
-
-        return notebook.grads_repr(self)
-
-    def _repr_html_(self) -> str:
-        from ..view import notebook
-
-        return notebook.grads_html(self)
 
 
 class Network:
@@ -175,6 +155,9 @@ class Network:
     @property
     def L(self) -> int:
         return len(self.W)
+
+    n_inputs = property(lambda self: self.sizes[0], doc="n_0, the columns of X (engine/protocol.py)")
+    n_outputs = property(lambda self: self.sizes[-1], doc="n_L, the columns of T (engine/protocol.py)")
 
     def params(self) -> list[Array]:
         """[W1, b1, W2, b2, …]: the arrays themselves (optimizers update them in place)."""
@@ -367,14 +350,3 @@ class Network:
     def __repr__(self) -> str:
         acts = ", ".join(g.name for g in self.activations)
         return f"Network(sizes={self.sizes}, activations=[{acts}], loss={self.loss.name!r}, dtype={self.dtype.name})"
-
-    def draw(self, X=None, T=None, **kw):
-        """A drawing of the network (z, a, δ of the first sample with a batch X, T); see :mod:`deltaprop.view.drawing`."""
-        from ..view import drawing
-
-        return drawing.draw(self, X, T, **kw)
-
-    def _repr_html_(self) -> str:
-        from ..view import notebook
-
-        return notebook.network_html(self)

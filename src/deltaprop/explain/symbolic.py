@@ -102,16 +102,6 @@ class Derivation:
     def json_expression(self) -> sp.Expr:
         return sigma_prime_explicit(self.expression)
 
-    def __repr__(self) -> str:
-        from ..view import notebook
-
-        return notebook.derivation_repr(self)
-
-    def _repr_markdown_(self) -> str:  # the worked solution, rendered by Jupyter
-        from ..view import notebook
-
-        return notebook.derivation_markdown(self)
-
     def expression_value(self) -> float:
         e = self.json_expression()
         subs = {s: self.values[s.name] for s in e.free_symbols}
@@ -351,11 +341,6 @@ class LikelihoodDerivation:
     delta: sp.Expr  # δ = ∂E/∂a in y and t
     verified: bool  # SymPy: diff(E(h(a)), a) − δ simplifies to 0
     note: str = ""
-
-    def _repr_markdown_(self) -> str:
-        from ..view import notebook
-
-        return notebook.likelihood_markdown(self)
 
 
 def _check(E_of_a: sp.Expr, a_sym, delta_of_a: sp.Expr) -> bool:

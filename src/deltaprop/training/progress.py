@@ -1,7 +1,9 @@
 """The progress bar of :func:`deltaprop.fit`: one tick per epoch, with the epoch's losses beside it.
 
 tqdm's ``tqdm.auto`` picks the bar: a widget in Jupyter (with ipywidgets installed), text on stderr elsewhere.
-``dp.fit(..., verbose=False)`` shows none; the CLI draws its own (``--quiet`` for none).
+By default the bar is shown where someone is watching: in Jupyter, or when stderr is a terminal (not in a log
+or a pipe); ``dp.fit(..., verbose=True)`` always, ``verbose=False`` never. The CLI draws its own (``--quiet``:
+none).
 """
 
 from __future__ import annotations
@@ -59,6 +61,21 @@ def _is_widget(cls) -> bool:
     except ImportError:
         return False
     return issubclass(cls, notebook_tqdm)
+
+
+def watched() -> bool:
+    """In a Jupyter kernel, or with stderr on a terminal."""
+    import sys
+
+    shell = sys.modules.get("IPython")
+    if shell is not None:
+        ip = shell.get_ipython()
+        if ip is not None and getattr(ip, "kernel", None) is not None:
+            return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def epoch_bar(total: int, done: int, desc: str) -> EpochBar | None:

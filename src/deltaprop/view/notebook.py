@@ -1,7 +1,10 @@
 """What a notebook shows for deltaprop's objects: short ``repr``s, HTML tables, drawings and worked solutions.
 
-The classes keep only one-line hooks (``_repr_html_``, ``_repr_markdown_``, ``_repr_latex_``) that import this
-module when Jupyter asks, so ``import deltaprop`` stays light.
+The classes themselves know nothing of this: the engine, explain and training wings sit below view/ and do not
+import it. :func:`install`, called once by ``import deltaprop`` (the API root, above every wing), attaches the
+display methods Jupyter looks for (``_repr_html_``, ``_repr_markdown_``, ``_repr_svg_``), short ``__repr__``s,
+``net.draw()`` and ``run.plot()``. This module and :mod:`~deltaprop.view.drawing` import only the standard
+library and NumPy at first; matplotlib, SymPy and Graphviz load when a display needs them.
 
 - a network: its layers or neurons and the drawing (:mod:`deltaprop.view.drawing`); a network read from a
   file with a ``[sample]`` is drawn after forward and backward on it: z, a and δ on every neuron;
@@ -285,3 +288,50 @@ def model_repr(model) -> str:
 
 def model_html(model) -> str:
     return f"<p><code>{html.escape(model_repr(model))}</code></p>" + network_html(model.net)
+
+
+# --- attaching the displays to the classes -----------------------------------------------------------------------
+
+
+def _draw(self, X=None, T=None, **kw):
+    """A drawing of the network: every neuron and weight; with a batch X (and T), z, a (and δ, ∂C/∂w) of its first
+    sample. Jupyter shows it; ``.save("net.png")`` writes it. See :func:`deltaprop.view.drawing.draw`."""
+    from .drawing import draw
+
+    return draw(self, X, T, **kw)
+
+
+def _plot(self):
+    """The learning curves of the run as a matplotlib Figure (Jupyter shows it; ``.savefig(path)`` writes it)."""
+    return run_plot(self)
+
+
+def install() -> None:
+    """Attach the notebook displays, short reprs, ``draw`` and ``plot`` to deltaprop's classes (idempotent)."""
+    from ..engine.graph import GraphGrads, GraphNetwork, GraphTrace
+    from ..engine.layered import Grads, Network, Trace
+    from ..explain.gradcheck import GradcheckReport
+    from ..training.model import Model
+    from ..training.train import Run
+
+    methods = {
+        Network: {"draw": _draw, "_repr_html_": network_html},
+        GraphNetwork: {"draw": _draw, "_repr_html_": network_html},
+        Trace: {"__repr__": trace_repr, "_repr_html_": trace_html},
+        GraphTrace: {"__repr__": trace_repr, "_repr_html_": trace_html},
+        Grads: {"__repr__": grads_repr, "_repr_html_": grads_html},
+        GraphGrads: {"__repr__": grads_repr, "_repr_html_": grads_html},
+        GradcheckReport: {"__repr__": gradcheck_repr, "_repr_html_": gradcheck_html},
+        Model: {"__repr__": model_repr, "_repr_html_": model_html},
+        Run: {"__repr__": run_repr, "_repr_html_": run_html, "plot": _plot},
+    }
+    for cls, attrs in methods.items():
+        for name, fn in attrs.items():
+            setattr(cls, name, fn)
+
+
+def install_symbolic(module) -> None:
+    """The same for the derivations, once SymPy's module is loaded (``dp.derive`` loads it on first use)."""
+    module.Derivation.__repr__ = derivation_repr
+    module.Derivation._repr_markdown_ = derivation_markdown  # the worked solution, rendered by Jupyter
+    module.LikelihoodDerivation._repr_markdown_ = likelihood_markdown

@@ -49,7 +49,9 @@ def run_figure(path: str | Path | None, history: list[dict], model, prep):
     one_d = (prep is not None and model.task == "regression" and net.sizes[0] == 1 and net.sizes[-1] == 1
              and net.L >= 2 and net.activations[-1].name == "identity")
     two_d = prep is not None and model.task == "classification" and net.sizes[0] == 2
-    metric = "accuracy" if model.task == "classification" else "mse"
+    from ..training.model import metric_name
+
+    metric = metric_name(model.task)
     has_val = any(f"val_{metric}" in r for r in history)
     n = 1 + has_val + (one_d or two_d)
     fig = _figure(figsize=(5 * n, 4))
