@@ -29,7 +29,7 @@ from mkdocs.exceptions import PluginError
 
 BLOCK = re.compile(r"^```deltaprop( markdown)?[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 EXIT = re.compile(r"\s+#\s*exit\s+(\d+)\s*$")
-WIDTH = "100"  # columns for rich's tables and argparse's help
+WIDTH = "88"  # columns (the width of the theme's code blocks) for rich's tables and argparse's help
 
 _scratch: tempfile.TemporaryDirectory | None = None
 

@@ -33,7 +33,8 @@ def run(args) -> int:
         width = max(map(len, names), default=0)
         for name in names:
             print(f"{name:<{width}}  {_summary(bundled.folder() / f'{name}.toml')}")
-        print(f"\n{len(names)} examples in {bundled.folder()}; copy one here with: deltaprop examples NAME")
+        print(f"\n{len(names)} examples, bundled with deltaprop; copy one here with: deltaprop examples NAME "
+              "(trace, derive and draw also take the name)")
         return 0
     src = bundled.path(args.name)
     out = Path(args.out)

@@ -207,7 +207,9 @@ def likelihood_markdown(r) -> str:
     out = [f"**{r.title}** (Bishop: a the weighted input, y = h(a) the output, t the target)", ""]
     out += [f"{n}. $${s}$$" for n, s in enumerate(r.steps, 1)]
     check = "verified by SymPy" if r.verified else "**not** verified by SymPy"
-    out += ["", f"Output activation `{r.activation}`: $\\delta = \\partial E/\\partial a = {sp.latex(r.delta)}$ "
+    # SymPy prints the symbol sigma2 as σ₂; it is the variance σ²
+    delta = r.delta.xreplace({v: sp.Symbol(r"\sigma^{2}") for v in r.delta.free_symbols if v.name == "sigma2"})
+    out += ["", f"Output activation `{r.activation}`: $\\delta = \\partial E/\\partial a = {sp.latex(delta)}$ "
             f"({check})."]
     if r.note:
         out += ["", r.note]
