@@ -7,6 +7,7 @@ environment, never from this checkout.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -28,14 +29,25 @@ def run(cmd, cwd, env, timeout=300):
 def test_wheel_installs_and_runs_the_readme(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["MPLBACKEND"] = "Agg"
+    # built from a copy of what the wheel is made of: setuptools' build/ folder in the checkout may hold modules
+    # deleted since, which would go into the wheel
+    src = tmp_path / "src-copy"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, src / name)
+    for name in ("src", "examples"):
+        shutil.copytree(ROOT / name, src / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     wheels = tmp_path / "wheels"
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-         str(ROOT)], cwd=tmp_path, env=env)
+         str(src)], cwd=tmp_path, env=env)
     (wheel,) = wheels.glob("deltaprop-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     examples = sorted(p.name for p in (ROOT / "examples").glob("*.toml"))
     assert examples and all(f"deltaprop/examples/{n}" in names for n in examples)
     assert "deltaprop/py.typed" in names
+    modules = sorted(p.relative_to(ROOT / "src").as_posix() for p in (ROOT / "src/deltaprop").rglob("*.py"))
+    assert modules == sorted(n for n in names if n.endswith(".py"))  # all of the package, nothing else
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith("LICENSE") for n in names)
 
     venv = tmp_path / "venv"
