@@ -206,3 +206,24 @@ def test_trace_and_derive_take_an_example_name(tmp_path, monkeypatch):
     assert by_name == by_path
     readme_style, _ = cli("trace", "examples/layered_2-3-2.toml", "--json")
     assert readme_style == cli("trace", ROOT / "examples" / "layered_2-3-2.toml", "--json")[0]
+
+
+def test_trace_tables_hold_the_step_that_finite_differences_give():
+    net, x, t = exam()
+    k = 0.1
+    w0 = net.w.copy()
+
+    def cost(w):
+        net.w[...] = w
+        return net.cost(x, t)
+
+    fd = central_differences(cost, w0)
+    net.w[...] = w0
+    r = dp.trace(net, lr=k)
+    page = r._repr_html_()
+    for e, (i, j) in enumerate(net.edges):
+        row = re.search(rf"<td>{i} → {j}</td><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td>", page)
+        assert row, (i, j)
+        assert float(row.group(1)) == pytest.approx(fd[e], rel=1e-3, abs=1e-6)
+        assert float(row.group(2)) == pytest.approx(w0[e] - k * fd[e], rel=1e-3, abs=1e-6)
+    assert "TraceReport(loss=" in repr(r) and len(repr(r)) < 100

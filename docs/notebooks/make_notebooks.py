@@ -41,6 +41,11 @@ with a `[sample]` shows itself after forward and backward on it.""",
 net = dp.load_network(dp.example("exam_004"))
 net
 """,
+    """md:`dp.trace` gives every number of the forward and backward pass as tables (those of `deltaprop trace`);
+with `lr` = k each weight and bias after one step.""",
+    """
+dp.trace(net, lr=0.1)
+""",
     """md:`net.draw(X, T)` draws it for any batch (values of the first sample; `grads=False` leaves out δ and
 ∂C/∂w); `.save("exam.png")` writes PNG, PDF or SVG.""",
     """

@@ -44,6 +44,8 @@ __all__ += ["GraphNetwork", "GraphTrace", "GraphGrads", "Engine", "Gradients", "
 from .view import notebook as _notebook  # noqa: E402
 
 _notebook.install()
+trace = _notebook.trace  # dp.trace(net, X, T, lr=K): the trace of a batch, shown as tables in Jupyter
+__all__ += ["trace"]
 
 
 def __getattr__(name):

@@ -113,6 +113,62 @@ def grads_html(g) -> str:
             + _matrix(g.b[None, :], "∂C/∂b (in the order of net.neurons)", row_name="", col_prefix="n"))
 
 
+class TraceReport(dict):
+    """The trace of one batch (:mod:`deltaprop.explain.trace`'s plain data, a dict) that shows itself as tables."""
+
+    def __repr__(self) -> str:
+        kind = "neurons" if "neurons" in self else "layers"
+        return f"TraceReport(loss={_f(self['loss'])}, {len(self[kind])} {kind}{', lr=' + str(self['lr']) if 'lr' in self else ''})"
+
+    def _repr_html_(self) -> str:
+        return trace_report_html(self)
+
+
+def trace(net, X=None, T=None, lr: float | None = None) -> TraceReport:
+    """Forward and backward on the batch (X, T) (default: the file's [sample]) as tables: per neuron z, a,
+    σ′(z), δ; per weight and bias ∂C/∂θ and, with ``lr`` = K, θ − K ∂C/∂θ. The numbers of ``deltaprop trace``."""
+    from ..errors import DeltapropError
+    from ..explain import trace as trace_mod
+
+    if X is None:
+        sample = getattr(net, "sample", None)
+        if sample is None:
+            raise DeltapropError("trace needs a batch X, T (or a network loaded from a file with a [sample])")
+        X, T = sample
+    return TraceReport(trace_mod.report(net, X, T, lr))
+
+
+def _cell(v) -> str:
+    if isinstance(v, list):
+        return ", ".join(_f(x) for x in v[:4]) + (" …" if len(v) > 4 else "")
+    return "" if v is None else _f(v)
+
+
+def trace_report_html(r: dict) -> str:
+    head = f"<p>loss ({html.escape(r['loss_name'])}, {r['reduction']} over the batch) = {_f(r['loss'])}</p>"
+    upd = "lr" in r or any("updated_weights" in layer for layer in r.get("layers", []))
+    if "neurons" in r:
+        rows = [[i, "input", "", _cell(v["x"]), "", _cell(v["grad"])] for i, v in r["inputs"].items()]
+        rows += [[j, v["activation"], _cell(v["z"]), _cell(v["a"]), _cell(v["sigma_prime"]), _cell(v["delta"])]
+                 for j, v in r["neurons"].items()]
+        neurons = _table(["neuron", "σ", "z", "a", "σ′(z)", "δ = ∂L/∂z (inputs: ∂L/∂x)"], rows,
+                         "forward z_j = Σ_i w_ij a_i + b_j, a_j = σ_j(z_j); backward δ_j = σ′(z_j)(∂L/∂a_j + Σ_k w_jk δ_k)")
+        w_rows = [[k.replace("->", " → "), _f(v["value"]), _f(v["grad"])] + ([_f(v["updated"])] if upd else []) for k, v in r["weights"].items()]
+        weights = _table(["i → j", "w_ij", "∂L/∂w_ij = a_i δ_j"] + ([f"w − {r['lr']:g} ∂L/∂w"] if upd else []), w_rows)
+        b_rows = [[k, _f(v["value"]), _f(v["grad"])] + ([_f(v["updated"])] if upd else []) for k, v in r["biases"].items()]
+        biases = _table(["j", "b_j", "∂L/∂b_j = δ_j"] + ([f"b − {r['lr']:g} ∂L/∂b"] if upd else []), b_rows)
+        return head + neurons + weights + biases
+    parts = [head]
+    for l, layer in enumerate(r["layers"], 1):
+        z, a, d = (np.asarray(layer[k]) for k in ("z", "a", "delta"))
+        rows = [[str(n + 1), str(j + 1), _f(z[n, j]), _f(a[n, j]), _f(d[n, j])]
+                for n in range(min(z.shape[0], MAX_ROWS)) for j in range(min(z.shape[1], MAX_COLS))]
+        parts.append(_table(["sample", "neuron", "z", "a", "δ = ∂c/∂z"], rows, f"layer {l} ({layer['activation']})"))
+        parts.append(_matrix(np.asarray(layer["grad_weights"]), f"layer {l}: ∂C/∂W (rows j, columns k)",
+                             row_name="j", col_prefix="k"))
+    return "".join(parts)
+
+
 def short_repr(obj, fields: dict) -> str:
     inner = ", ".join(f"{k}={v}" for k, v in fields.items())
     return f"{type(obj).__name__}({inner})"
