@@ -227,3 +227,17 @@ def test_trace_tables_hold_the_step_that_finite_differences_give():
         assert float(row.group(1)) == pytest.approx(fd[e], rel=1e-3, abs=1e-6)
         assert float(row.group(2)) == pytest.approx(w0[e] - k * fd[e], rel=1e-3, abs=1e-6)
     assert "TraceReport(loss=" in repr(r) and len(repr(r)) < 100
+
+
+def test_cli_draw_without_dot_says_so_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(drawing, "dot_available", lambda: False)
+
+    def missing(*a, **k):
+        raise drawing.DotMissing("no dot")
+
+    monkeypatch.setattr(drawing, "render", missing)
+    _, err = cli("draw", "exam_004", "-o", tmp_path / "n.png", expect=2)
+    assert len(err.strip().splitlines()) == 1 and "dot" in err and "n.svg" in err
+    assert not (tmp_path / "n.png").exists()
+    out, err = cli("draw", "exam_004", "--grads", "-o", tmp_path / "n.svg")
+    assert "drawn without it" in err and ET.parse(tmp_path / "n.svg").getroot().tag.endswith("svg")

@@ -29,7 +29,7 @@ def run(args) -> int:
     d = drawing.draw(net, X, T if args.grads else None, values=True, grads=args.grads)
     fmt = args.out.rsplit(".", 1)[-1].lower() if "." in args.out else "svg"
     if fmt == "svg" and not drawing.dot_available():
-        print(f"deltaprop: note: {drawing.NO_DOT}; drawn without it", file=sys.stderr)
+        print(f"deltaprop: note: {drawing.NO_DOT}; drawn without it, plainer", file=sys.stderr)
     path = d.save(args.out)
     print(f"wrote {path}")
     return 0

@@ -29,8 +29,8 @@ from ..errors import DeltapropError
 MAX_SHOWN = 12  # neurons drawn per layer; a wider layer shows its first ones, "… n more", and its last one
 MAX_EDGE_LABELS = 40  # more edges than this are drawn without their numbers
 FORMATS = ("svg", "png", "pdf", "gv")
-NO_DOT = ("Graphviz's `dot` program was not found (Debian/Ubuntu: apt-get install graphviz; "
-          "pip install graphviz for the Python side); an SVG can still be drawn without it")
+NO_DOT = ("Graphviz's `dot` program or its Python package was not found (Debian/Ubuntu: apt-get install graphviz; "
+          "pip install graphviz)")
 
 
 @dataclass
@@ -93,7 +93,8 @@ class Drawing:
             try:
                 data = render(self, fmt)
             except DotMissing:
-                raise DeltapropError(f"{NO_DOT}: write {path.with_suffix('.svg').name} instead") from None
+                raise DeltapropError(f"{NO_DOT}: {fmt.upper()} needs it; an SVG is drawn without it: "
+                                     f"{path.with_suffix('.svg').name}") from None
             path.write_bytes(data)
         return path
 
