@@ -47,11 +47,10 @@ from . import safe as safefile
 from ..errors import DeltapropError
 from .. import checks
 from ..checks import finite_array
+from ..limits import MAX_LAYER_WEIGHTS, NETWORK_FILE_BYTES
 from ..engine.graph import GraphNetwork
 from ..engine.layered import Network
 
-MAX_FILE_BYTES = 16 * 2**20  # a network file is text written by a person; larger is a mistake or hostile
-MAX_UNITS = 1_000_000  # weights a file may declare (sizes are read before anything is allocated)
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ class NetworkFile:
 
 
 def read_toml(path: str | Path) -> dict:
-    return safefile.parse_toml(safefile.read_text(path, "network", MAX_FILE_BYTES), str(path))
+    return safefile.parse_toml(safefile.read_text(path, "network", NETWORK_FILE_BYTES), str(path))
 
 
 def read(path: str | Path, *, with_sample: bool = True, **overrides) -> NetworkFile:
@@ -134,10 +133,7 @@ def loss_spec(doc: dict, source: str) -> tuple[str, dict, str]:
         raise DeltapropError(f"{source}: [loss] unknown name {spec!r}; choose from {', '.join(loss_mod.LOSSES)}, "
                              "or give formula = \"…\" in a and t")
     params = {k: v for k, v in loss.items() if k == "sigma2"}
-    reduction = loss.get("reduction", "mean")
-    if reduction not in ("mean", "sum"):
-        raise DeltapropError(f"{source}: [loss] reduction must be \"mean\" or \"sum\", got {reduction!r}")
-    return spec, params, reduction
+    return spec, params, checks.reduction(loss.get("reduction", "mean"), f"{source}: [loss]")
 
 
 def layered_from_dict(doc: dict, source: str = "<network>", **overrides) -> Network:
@@ -153,8 +149,8 @@ def layered_from_dict(doc: dict, source: str = "<network>", **overrides) -> Netw
         if "size" not in layer:
             raise DeltapropError(f"{where}: missing key 'size'")
         sizes.append(_int(layer["size"], f"layer {i} size", source))
-        if sizes[-1] * sizes[-2] > MAX_UNITS:
-            raise DeltapropError(f"{where}: {sizes[-2]}×{sizes[-1]} weights exceed the limit of {MAX_UNITS}")
+        if sizes[-1] * sizes[-2] > MAX_LAYER_WEIGHTS:
+            raise DeltapropError(f"{where}: {sizes[-2]}×{sizes[-1]} weights exceed the limit of {MAX_LAYER_WEIGHTS}")
         act = layer.get("activation", "sigmoid")
         if not isinstance(act, str):
             raise DeltapropError(f"{where}: activation must be a string, got {act!r}")
