@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import DeltapropError
 
 MAX_SHOWN = 12  # neurons drawn per layer; a wider layer shows its first ones, "… n more", and its last one
+MAX_GRAPH_NEURONS = 500  # a neuron graph is drawn neuron by neuron: larger ones are for the engine, not a picture
 MAX_EDGE_LABELS = 40  # more edges than this are drawn without their numbers
 FORMATS = ("svg", "png", "pdf", "gv")
 NO_DOT = ("Graphviz's `dot` program or its Python package was not found (Debian/Ubuntu: apt-get install graphviz; "
@@ -195,6 +196,9 @@ def _layered(net, X, T, values: bool, grads: bool, s: int) -> Drawing:
 
 
 def _graph(net, X, T, values: bool, grads: bool, s: int) -> Drawing:
+    if len(net.ids) > MAX_GRAPH_NEURONS:
+        raise DeltapropError(f"draw: {len(net.ids)} neurons are too many to draw one by one "
+                             f"(limit {MAX_GRAPH_NEURONS})")
     trace = g = None
     if X is not None:
         trace = net.forward(X)

@@ -24,6 +24,7 @@ import numpy as np
 
 MAX_ROWS = 8  # samples shown in a table; the rest are counted
 MAX_COLS = 12  # neurons shown per layer
+MAX_TABLE = 40  # neurons listed in a network's table
 
 
 def _f(v) -> str:
@@ -73,7 +74,9 @@ def network_html(net) -> str:
         n_in = net.n_inputs
         rows = [[i, "input" if p < n_in else net.activations[p - n_in].name,
                  "" if p < n_in else _f(net.b[p - n_in]), "output" if i in net.outputs else ""]
-                for p, i in enumerate(net.ids)]
+                for p, i in enumerate(net.ids[:MAX_TABLE])]
+        if len(net.ids) > MAX_TABLE:
+            rows.append([f"… {len(net.ids) - MAX_TABLE} more", "", "", ""])
         table = _table(["neuron", "activation", "b", ""], rows)
     note = ("<p>Drawn after forward and backward on the file's <code>[sample]</code>: z, a and δ = ∂c/∂z on "
             "each neuron, w and ∂C/∂w on each edge.</p>" if X is not None and d is not None else "")
@@ -81,8 +84,10 @@ def network_html(net) -> str:
 
 
 def _small(net) -> bool:
-    n = sum(net.sizes) if hasattr(net, "sizes") else len(net.ids)
-    return n <= 2000
+    """Layered networks are always drawn (wide layers collapse); neuron graphs up to drawing's limit."""
+    from .drawing import MAX_GRAPH_NEURONS
+
+    return hasattr(net, "sizes") or len(net.ids) <= MAX_GRAPH_NEURONS
 
 
 # --- traces and gradients --------------------------------------------------------------------------------------
