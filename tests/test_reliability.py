@@ -349,7 +349,8 @@ def test_resume_repairs_a_torn_metrics_line_and_removes_temporary_files(tmp_path
     dp.fit(str(data), out=out, stop_after_epoch=3, **settings)
     with open(out / "metrics.jsonl", "a") as f:
         f.write('{"epoch": 4, "train_lo')  # as if the disk filled mid-line
-    (out / ".checkpoint.npz.abc.tmp").write_bytes(b"half a checkpoint")
+    run_id = json.loads((out / "run.json").read_text())["id"]  # a kill mid-write leaves the run's own temp file
+    (out / f".checkpoint.npz.{run_id}-0badc0de.tmp").write_bytes(b"half a checkpoint")
     dp.resume(out)
     lines = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == list(range(1, 7))
