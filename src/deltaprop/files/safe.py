@@ -81,7 +81,7 @@ def read_npz(path: str | Path, what: str, max_bytes: int, numeric: bool = True,
                     shape, fortran, dtype = _npy_header(f, f"{path}: array {name[:-4]!r}")
                 nbytes = math.prod(shape) * dtype.itemsize
                 total += nbytes
-                if nbytes > info.file_size or total > max_bytes:
+                if any(d < 0 for d in shape) or nbytes > info.file_size or total > max_bytes:
                     raise DeltapropError(f"{path}: array {name[:-4]!r} declares shape {shape} ({nbytes} bytes); "
                                          f"the file holds {info.file_size} and the limit is {max_bytes}")
                 if dtype.hasobject:

@@ -58,11 +58,12 @@ class Model:
         """The output layer's activations aᴸ (N, n_out), in the user's units for regression; computed a chunk
         of rows at a time (:func:`deltaprop.limits.predict_rows`), so a wide network on many rows stays within
         a bounded working memory; outputs that are not finite are an error naming the row."""
-        Xs = self.inputs(X)
-        a = np.empty((Xs.shape[0], self.net.sizes[-1]))
-        for rows in chunks(self.net, Xs.shape[0]):
-            a[rows] = self.net.predict(Xs[rows])
-        a = a * self.t_scale + self.t_mean if self.task == "regression" else a
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, naming the row
+            Xs = self.inputs(X)
+            a = np.empty((Xs.shape[0], self.net.sizes[-1]))
+            for rows in chunks(self.net, Xs.shape[0]):
+                a[rows] = self.net.predict(Xs[rows])
+            a = a * self.t_scale + self.t_mean if self.task == "regression" else a
         finite_outputs(a, "the model's outputs")
         return a
 
@@ -132,11 +133,12 @@ def evaluate(model: Model, X, T=None) -> dict:
         raise DeltapropError(f"evaluate: targets must have shape ({X.shape[0]}, {model.net.sizes[-1]}), got {T.shape}")
     net = model.net
     net.loss.check_targets(T, "evaluate: T")
-    Xs, Ts = model.inputs(X), model.targets(T)
-    c, a = np.empty(Xs.shape[0]), np.empty((Xs.shape[0], net.sizes[-1]))
-    for rows in chunks(net, Xs.shape[0]):  # bounded working memory, whatever the width of the network
-        trace = net.forward(Xs[rows])
-        c[rows], a[rows] = net.cost_per_sample(trace, Ts[rows]), trace.a[-1]
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, naming the row
+        Xs, Ts = model.inputs(X), model.targets(T)
+        c, a = np.empty(Xs.shape[0]), np.empty((Xs.shape[0], net.sizes[-1]))
+        for rows in chunks(net, Xs.shape[0]):  # bounded working memory, whatever the width of the network
+            trace = net.forward(Xs[rows])
+            c[rows], a[rows] = net.cost_per_sample(trace, Ts[rows]), trace.a[-1]
     finite_outputs(a, "evaluate: the model's outputs")
     finite_outputs(c[:, None], "evaluate: the loss")
     out = {"loss": float(c.mean() if net.reduction == "mean" else c.sum())}

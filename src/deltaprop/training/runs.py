@@ -224,6 +224,8 @@ def read_identity(out: Path) -> Identity | None:
     path = out / RUN
     if not path.exists() and not path.is_symlink():
         return None
+    if path.is_symlink():
+        raise DeltapropError(f"{path} is a symlink; a run's identity is its own file, never a link")
     d = safefile.parse_json(safefile.read_text(path, "run identity", limits.RUN_FILE_BYTES).encode(), str(path))
     if (not isinstance(d, dict) or d.get("format") != RUN_FORMAT or not _RUN_ID.fullmatch(str(d.get("id")))
             or not isinstance(d.get("settings"), dict)
@@ -307,11 +309,14 @@ def start(out: Path, cfg: TrainConfig, run: RunDir | None = None, data: str = ""
     A directory that already holds a run is refused, unless ``overwrite``: then the run's files are removed
     first (:data:`RUN_FILES`, checkpoint first; files that are not a run's are left alone)."""
     out = Path(out)
-    old = read_identity(out) if (out / RUN).exists() else None
     held = holds_run(out)
     if held and not overwrite:
         raise DeltapropError(f"{out} already holds a run ({', '.join(held)}); continue it with --resume {out}, "
                              "train into another --out, or replace it with --overwrite")
+    try:  # the run being replaced (or one whose start was cut short): only to find its temporary files
+        old = read_identity(out)
+    except DeltapropError:
+        old = None
     _remove_own_temps(out, old)
     if overwrite:
         for name in RUN_FILES:
