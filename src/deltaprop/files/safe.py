@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import path_arg
 from ..errors import DeltapropError
 from ..limits import NPZ_ARRAYS
 
@@ -35,7 +36,7 @@ Array = np.ndarray
 
 def regular_file(path: str | Path, what: str, max_bytes: int) -> Path:
     """``path`` if it is an existing plain file (links followed) of at most ``max_bytes`` bytes."""
-    path = Path(path)
+    path = Path(path_arg(path, f"the {what} file"))
     try:
         st = os.stat(path)
     except FileNotFoundError:

@@ -114,7 +114,8 @@ def format_metric(task: str, value: float, digits: int = 6) -> str:
 
 def predict(model: Model, X, proba: bool = False) -> Array:
     """Class indices (N,) — or probabilities (N, K) with ``proba`` — or regression values (N, n_out)."""
-    return model.predict_proba(X) if proba else model.predict(X)
+    checks.instance_arg(model, Model, "predict: model")
+    return model.predict_proba(X) if checks.flag_arg(proba, "predict: proba") else model.predict(X)
 
 
 def evaluate(model: Model, X, T=None) -> dict:
@@ -123,6 +124,7 @@ def evaluate(model: Model, X, T=None) -> dict:
     ``X`` (N, n_in) with ``T`` (N, n_out), or a :class:`~deltaprop.data.Dataset`, whose targets are matched to
     the model's classes by name.
     """
+    checks.instance_arg(model, Model, "evaluate: model")
     if T is None:
         if not isinstance(X, data_mod.Dataset):
             raise DeltapropError("evaluate needs X and T, or a Dataset")
@@ -164,6 +166,7 @@ def finite_outputs(a: Array, what: str) -> None:
 def _as_targets(model: Model, T) -> Array:
     """T (N, n_out) as given, or for a classification model class indices (N,) made one-hot."""
     K = model.net.sizes[-1]
+    T = checks.as_array(T, "evaluate: T")
     if model.task == "classification" and np.ndim(T) == 1 and K > 1:
         labels = data_mod.real_matrix(T, "evaluate: labels", columns=1)[:, 0]
         bad = (labels != np.round(labels)) | (labels < 0) | (labels >= K)

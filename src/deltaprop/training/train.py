@@ -146,7 +146,7 @@ def dataset_from(data, task: str | None) -> tuple[data_mod.Dataset | None, str]:
                 classes = [str(k) for k in range(T.shape[1])]
         return data_mod.Dataset("arrays", X, T, task, classes=classes), "arrays"
     if not isinstance(data, (str, Path)):
-        raise DeltapropError(f"data must be a name, a path, a Dataset or a pair (X, T), not {type(data).__name__}")
+        raise DeltapropTypeError(f"data must be a name, a path, a Dataset or a pair (X, T), not {type(data).__name__}")
     return None, str(data)
 
 
@@ -183,6 +183,8 @@ def fit(
     if stop_after_epoch is not None and (not isinstance(stop_after_epoch, int) or isinstance(stop_after_epoch, bool)
                                          or stop_after_epoch < 1):
         raise DeltapropError(f"fit: stop_after_epoch must be a positive integer, got {stop_after_epoch!r}")
+    if config is not None and not isinstance(config, (TrainConfig, dict)):
+        raise DeltapropTypeError(f"fit: config must be a TrainConfig or a dict of settings, not {type(config).__name__}")
     task = settings.get("task") or (config.task if isinstance(config, TrainConfig) else (config or {}).get("task"))
     ds, name = dataset_from(data, task)
     cfg = settle(config, name, settings)
