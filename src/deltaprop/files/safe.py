@@ -1,15 +1,18 @@
 """Opening files from strangers: nothing is run, and nothing is allocated before its size is checked.
 
 Every file a user names goes through here. :func:`regular_file` refuses what is not a plain file (a FIFO would
-block for ever, ``/dev/zero`` never ends) and files over a limit; :func:`read_npz` reads each array's header
-first and refuses pickled objects and declared sizes beyond the limit *before* NumPy allocates anything
-(``np.load`` would otherwise allocate whatever shape a header claims); :func:`parse_json` and
-:func:`parse_toml` turn a parser's RecursionError or ValueError on hostile nesting or huge integers into a
-clear :class:`DeltapropError`.
+block for ever, ``/dev/zero`` never ends) and files over a limit; :func:`read_npz` checks every member of an
+.npz before any array is read (no duplicate names, none outside the kind's manifest, only .npy arrays, no
+pickled objects, no negative or oversized declared shapes) and then inflates each array by streaming into an
+array of its declared size, never past it; :func:`parse_json` and :func:`parse_toml` turn a parser's
+RecursionError or ValueError on hostile nesting or huge integers into a clear :class:`DeltapropError`.
 
-Writing is the other half of safety: :func:`write_atomic` (and :func:`save_npz`, :func:`write_text_atomic`)
-write a temporary file beside the target, flushed and fsynced, then rename it over the target, so a kill at any
-moment leaves the old file or the new one, never half of one.
+Writing is the other half of safety: :func:`write_atomic` (and :func:`save_npz`, :func:`write_text_atomic`,
+:func:`write_bytes_atomic`) write a temporary file beside the target, created exclusively (``O_EXCL |
+O_NOFOLLOW``) and named by its owner (a run's id: :func:`temp_name`), flushed and fsynced, then rename it over
+the target, so a kill at any moment leaves the old file or the new one, never half of one, and a symlink
+planted at the target is replaced, never followed. :func:`append_line` appends without following a link;
+:func:`remove_partial_writes` removes one owner's temporary files only.
 """
 
 from __future__ import annotations
