@@ -123,6 +123,29 @@ def test_sigkill_releases_the_lock(tmp_path):
     assert r.returncode == 0, r.stderr
 
 
+def test_the_lock_is_per_thread_too(tmp_path):
+    import threading
+
+    from deltaprop.training import runs
+
+    errors = []
+
+    def second():
+        try:
+            with runs.RunDir(tmp_path):
+                pass
+        except dp.DeltapropError as e:
+            errors.append(str(e))
+
+    with runs.RunDir(tmp_path), runs.RunDir(tmp_path):  # nested in one thread: shared (resume → fit)
+        t = threading.Thread(target=second)
+        t.start()
+        t.join()
+    assert len(errors) == 1 and "in use by another deltaprop process" in errors[0]
+    with runs.RunDir(tmp_path):  # released on exit
+        pass
+
+
 def test_training_into_a_finished_run_is_refused_unless_overwrite(tmp_path, capsys):
     data, out = tiny_csv(tmp_path / "d.csv"), tmp_path / "run"
     dp.fit(str(data), out=out, seed=0, **SMALL)

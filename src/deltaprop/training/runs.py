@@ -17,19 +17,24 @@ are named by the run id (``.checkpoint.npz.ID-XXXXXXXX.tmp``), and only the run'
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import math
 import os
 import re
 import secrets
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import tomli_w
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no OS lock (the rest of the run directory's rules still hold)
+    fcntl = None
 
 from .. import limits
 from ..checks import first_nonfinite
@@ -248,26 +253,28 @@ class RunDir:
         self.outer: RunDir | None = None
 
     def __enter__(self) -> "RunDir":
-        key = os.path.realpath(self.out)
+        key = (os.path.realpath(self.out), threading.get_ident())  # another thread takes its own lock: refused
         if key in RunDir._held:  # resume() holds the directory while it reads the settings, then fit() runs
             self.outer = RunDir._held[key]
             return self.outer
         try:
             self.out.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.out / LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC,
-                         0o644)
+            fd = os.open(self.out / LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_CLOEXEC", 0), 0o644)
         except OSError as e:
             raise DeltapropError(f"{self.out}: cannot use as a run directory ({e.strerror})") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
             os.close(fd)
             raise DeltapropError(f"{self.out} is in use by another deltaprop process"
                                  + (f" (pid {holder})" if holder.isdigit() else "")
                                  + "; wait for it to finish, or train into another --out") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        if fcntl is not None:  # who holds it, for the message a second process prints
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self.fd = fd
         RunDir._held[key] = self
         return self
@@ -276,7 +283,7 @@ class RunDir:
         if self.outer is not None:
             self.outer = None
             return
-        RunDir._held.pop(os.path.realpath(self.out), None)
+        RunDir._held.pop((os.path.realpath(self.out), threading.get_ident()), None)
         if self.fd is not None:
             os.close(self.fd)  # closing the last descriptor releases the flock
             self.fd = None
