@@ -5,7 +5,9 @@ with one line saying why.
     PYTHONPATH=src python fuzz/crash.py --kills 100 --seed 0
 
 Each episode trains one small network (a 120-row CSV, 40 tiny epochs, a checkpoint every epoch) into a fresh
-directory. A process is started (`train`, or `train --resume` once the run has its settings), killed after a
+directory, or (every second episode) into the directory of a finished run of another seed, with --overwrite,
+killed as soon as its settings are on disk: the issue's "killed before its first checkpoint in a reused
+directory", after which a resume must not continue the old run. A process is started (`train`, or `train --resume` once the run has its settings), killed after a
 random delay spread over start-up and training, and the directory is checked after every kill: run.json and
 config.toml parse, every metrics.jsonl line is JSON, the checkpoint loads. Between kills the episode also tries
 what must be refused: a second `train` into the directory without --overwrite (exit 2, "already holds a run"),
@@ -130,11 +132,22 @@ def main() -> int:
         episodes += 1
         out = tmp / f"run{episodes}"
         cmd, in_episode = train_cmd(data, out), 0
+        reused = episodes % 2 == 0
+        if reused:  # the issue's case: a finished run of other settings, replaced, killed before a checkpoint
+            subprocess.run(train_cmd(data, out)[:-1] + ["--seed", "5", "--quiet"], env=ENV, capture_output=True,
+                           check=True)
+            cmd = cmd + ["--overwrite"]
         while in_episode < args.per_episode and kills < args.kills:
             resuming = "--resume" in cmd
             delay = rng.uniform(0.3 * startup, startup + 1.5 * work / args.per_episode)
             p = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             try:
+                if reused and in_episode == 0:  # as soon as the new settings are on disk
+                    t_end = time.monotonic() + 60
+                    while time.monotonic() < t_end and p.poll() is None and "seed = 0" not in (
+                            (out / "config.toml").read_text() if (out / "config.toml").exists() else ""):
+                        time.sleep(0.001)
+                    delay = 0.0
                 p.wait(timeout=delay)
             except subprocess.TimeoutExpired:
                 if rng.random() < 0.15 and (out / "run.json").exists():  # while it lives: a second process
@@ -155,6 +168,7 @@ def main() -> int:
                          "before the first checkpoint" if not (out / "checkpoint.npz").exists() else "training")
                 counts[where] += 1
                 counts["inside a resume"] += resuming
+                counts["reused directory, killed after --overwrite"] += reused and in_episode == 1
             else:
                 if p.returncode != 0:
                     failures.append(f"episode {episodes}: exit {p.returncode}: {p.stderr.read().decode()[-300:]}")
