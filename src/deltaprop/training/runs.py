@@ -153,9 +153,38 @@ def append_metrics(out: Path, record: dict) -> None:
         f.flush()
 
 
+SPLIT = "split.npz"
+
+
+def save_split(out: Path, split: dict, fingerprint: str) -> None:
+    """``split.npz``: the row indices of each part and the data's fingerprint (sha256), so that
+    ``evaluate --split test`` takes exactly the held-out rows, and only of the same data."""
+    arrays = {k: np.asarray(v, dtype=np.int64) for k, v in split.items()}
+    arrays["meta"] = modelfile.json_bytes({"fingerprint": fingerprint})
+    safefile.save_npz(out / SPLIT, arrays)
+
+
+def load_split(out: Path) -> tuple[dict, str]:
+    """(indices per part, fingerprint) from a run directory's split.npz, checked."""
+    path = Path(out) / SPLIT
+    if not path.exists():
+        raise DeltapropError(f"{out}: no {SPLIT} beside the model; --split needs the run directory the model "
+                             "was trained in")
+    arrays = modelfile.read_npz(path, "split")
+    meta = modelfile.read_meta(arrays, path)
+    fp = meta.get("fingerprint")
+    parts = {k: arrays.get(k) for k in ("train", "val", "test")}
+    if not isinstance(fp, str) or any(v is None or v.ndim != 1 or v.dtype.kind not in "iu" or (v < 0).any()
+                                      for v in parts.values()):
+        raise DeltapropError(f"{path}: damaged split file")
+    return parts, fp
+
+
 def finish(out: Path, model, metrics: dict, history: list[dict], prep) -> None:
-    """The end of a run: ``model.npz``, ``metrics.json`` and, where matplotlib is installed, ``curves.png``."""
+    """The end of a run: ``model.npz``, ``split.npz``, ``metrics.json`` and, where matplotlib is installed,
+    ``curves.png``."""
     model.save(out / "model.npz")
+    save_split(out, prep.split, prep.fingerprint)
     safefile.write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     try:
         from ..view import plots

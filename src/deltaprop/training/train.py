@@ -33,7 +33,7 @@ from ..engine import losses as loss_mod
 from ..engine.layered import Network
 from ..errors import DeltapropError
 from . import optim, runs
-from .config import TrainConfig, config_from, resolve, settle, streams
+from .config import TrainConfig, check_pair, config_from, resolve, settle, streams
 from .model import Model, Prepared, evaluate, metric_name, prepare
 
 Array = np.ndarray
@@ -53,6 +53,7 @@ class Run:
     config: TrainConfig
     out: Path | None = None
     stopped_after: int | None = None  # set when the run stopped early on purpose (a test hook), not finished
+    split: dict | None = None  # row indices of the data set in each part: "train", "val", "test"
 
 
 class _Interrupts:
@@ -169,10 +170,12 @@ def fit(
     ds, name = dataset_from(data, task)
     cfg = settle(config, name, settings)
     if ds is None:
-        ds = data_mod.load(cfg.data, target=cfg.target, task=cfg.task, seed=cfg.seed, noise=cfg.noise)
+        ds = data_mod.load(cfg.data, target=cfg.target, task=cfg.task, seed=cfg.seed, noise=cfg.noise,
+                           sep=cfg.sep, categorical=cfg.categorical, impute=cfg.impute, unseen=cfg.unseen)
     data_mod.check_dataset(ds)
     loss_mod.get(resolve(cfg, ds.task)["loss"]).check_targets(ds.T, ds.info.get("source", ds.name),
                                                                ds.info.get("first_row", 1))
+    check_pair(resolve(cfg, ds.task), ds.task, ds.T.shape[1], cfg.force)
     prep = prepare(ds, cfg)
     if cfg.early_stopping and prep.val is None:
         cfg.early_stopping = 0  # nothing to watch: early stopping needs a validation split
@@ -192,7 +195,7 @@ def fit(
     model = prep.model
     model.net = net
     model.info.update(epochs_planned=cfg.epochs, seed=cfg.seed, val_split=cfg.val_split,
-                      test_split=cfg.test_split, noise=cfg.noise, target=cfg.target)
+                      test_split=cfg.test_split, noise=cfg.noise, target=cfg.target, sep=cfg.sep, impute=cfg.impute)
     sched = optim.schedule(cfg.schedule, epochs=cfg.epochs, step_size=cfg.step_size, gamma=cfg.gamma)
 
     t0 = time.perf_counter()
@@ -206,7 +209,7 @@ def fit(
     metrics = final_metrics(model, prep, state, time.perf_counter() - t0)
     if out is not None:
         runs.finish(out, model, metrics, state.history, prep)
-    return Run(model, metrics, state.history, cfg, out)
+    return Run(model, metrics, state.history, cfg, out, split=prep.split)
 
 
 SMALL_MATMUL = 2**21  # multiply-adds below which one BLAS thread beats several (measured on digits)
@@ -306,7 +309,7 @@ def _end_epoch(net, state: runs.LoopState, cfg: TrainConfig, prep: Prepared, mod
     train_loss = state.loss_sum / state.seen  # the mean over the epoch's mini-batches, as the weights moved
     record = {"epoch": state.epoch + 1, "train_loss": train_loss, "lr": cfg.lr * factor}
     if prep.val is not None:
-        m = evaluate(model, *prep.raw["val"])
+        m = evaluate(model, *prep.raw["val"], detail=False)
         record["val_loss"] = m["loss"]
         record[f"val_{metric_name(model.task)}"] = m[metric_name(model.task)]
     state.epoch += 1
