@@ -154,7 +154,7 @@ def align(ds: Dataset, model, where: str | None = None) -> Array:
     where = where or ds.name
     if ds.task != model.task:
         raise DeltapropError(f"{where}: a {ds.task} data set, but the model does {model.task}")
-    if ds.X.shape[1] != model.net.sizes[0]:
+    if ds.frame is None and model.features is None and ds.X.shape[1] != model.net.sizes[0]:
         raise DeltapropError(f"{where}: {ds.X.shape[1]} input columns, but the model takes {model.net.sizes[0]}")
     if model.task == "regression":
         if ds.T.shape[1] != model.net.sizes[-1]:
@@ -225,9 +225,11 @@ def fingerprint(X, T) -> str:
 
     h = hashlib.sha256()
     for a in (X, T):
-        a = np.ascontiguousarray(a)
+        a = np.asarray(a)
         h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(memoryview(a).cast("B"))
+        rows = max(1, 2**22 // max(a[:1].nbytes, 1))  # row blocks in C order: the bytes of the C layout, no copy of all
+        for i in range(0, max(a.shape[0], 1) if a.ndim else 1, rows):
+            h.update(memoryview(np.ascontiguousarray(a[i:i + rows] if a.ndim else a)).cast("B"))
     return h.hexdigest()
 
 

@@ -92,7 +92,7 @@ def npz_dataset(path: str | Path, task: str | None = None) -> Dataset:
 
 DELIMITERS = (",", ";", "\t", "|")
 HEAD_BYTES = 8 * 2**20  # the header row must end within this many bytes
-BLOCK_BYTES = 2**20  # pyarrow's block: 1 MiB keeps the memory near the matrix's own size (benchmarks/csv_read.py)
+BLOCK_BYTES = 2**19  # pyarrow's block: 512 KiB keeps the memory near the matrix's own size (benchmarks/csv_read.py)
 NUMBER_KINDS = "biuf"
 
 
@@ -120,16 +120,18 @@ class Table:
 
 
 def _utf8_and_lines(path: Path) -> tuple[int, bytes]:
-    """One pass over the file: it must be UTF-8 (a BOM is allowed); the number of line ends (an upper bound on
-    the rows) and the first HEAD_BYTES bytes."""
+    """One pass over the file in 1 MiB chunks: it must be UTF-8 (a BOM is allowed); the number of line ends (an
+    upper bound on the rows) and the head: the first 1 MiB, or up to HEAD_BYTES until the header row ends."""
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8")()
-    lines, offset, head = 0, 0, b""
+    lines, offset = 0, 0
     with open(path, "rb") as f:
-        while chunk := f.read(4 * 2**20):
-            if not head:
-                head = chunk[:HEAD_BYTES]
+        head = f.read(2**20)
+        while b"\n" not in head and len(head) < HEAD_BYTES and (more := f.read(2**20)):
+            head += more
+        f.seek(0)
+        while chunk := f.read(2**20):
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as e:
@@ -167,7 +169,8 @@ def read_header(path: str | Path, sep: str | None = None) -> tuple[list[str], st
         raise DeltapropError(f"{path}: empty file; expected a header row and data rows")
     if "\n" not in text.lstrip("\r\n") and len(head) >= HEAD_BYTES:
         raise DeltapropError(f"{path}: the header row is longer than {HEAD_BYTES} bytes")
-    complete = lines if len(head) < HEAD_BYTES else lines[:-1]  # the last line of a cut head may be partial
+    cut = len(head) < path.stat().st_size
+    complete = lines[:-1] if cut and len(lines) > 1 else lines  # the last line of a cut head may be partial
     if sep is None:
         sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else detect_sep(complete[:20] or lines[:1])
     if len(sep) != 1:
@@ -226,25 +229,36 @@ class _Columns:
                     raise DeltapropError(f"{where}: column {name!r} holds {t}; deltaprop reads numbers and text")
             self.numeric_names = [c for c in self.names if kinds[c] == "number" and c != self.target]
             self.text_names = [c for c in self.names if kinds[c] == "text" and c != self.target]
-            self.M = np.empty((self.n_max, len(self.numeric_names)))
+            position = {c: j for j, c in enumerate(batch.schema.names)}  # by index: a lookup by name is O(columns)
+            self.numeric_at = [position[c] for c in self.numeric_names]
+            self.text_at = [position[c] for c in self.text_names]
+            self.target_at = position.get(self.target)
+            self.M = np.empty((self.n_max, len(self.numeric_names)), order="F")
         if self.rows + n > self.M.shape[0]:  # a row count beyond the bound (Parquet metadata lied)
             raise DeltapropError(f"{where}: more rows than the file declares")
-        cols = []
-        for name in self.numeric_names:
-            col = batch.column(name)
+        sub = batch.select(self.numeric_at)
+        for name, col in zip(self.numeric_names, sub.columns):
             if col.null_count:
                 self.missing.setdefault(name, []).append((self.rows, np.asarray(col.is_null(), dtype=bool)))
-            if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
-                col = pac.cast(col, pa.float64())
-            cols.append(col)
-        if cols:
+        cast = [k for k, t in enumerate(sub.schema.types) if not (pa.types.is_integer(t) or pa.types.is_floating(t))]
+        if cast:  # booleans, all-empty (null) columns: as float64
+            cols = list(sub.columns)
+            for k in cast:
+                cols[k] = pac.cast(cols[k], pa.float64())
             sub = pa.RecordBatch.from_arrays(cols, names=self.numeric_names)
-            self.M[self.rows:self.rows + n] = sub.to_tensor(null_to_nan=True, row_major=True).to_numpy()
-        for name in self.text_names:
-            col = batch.column(name)
+        if self.numeric_names:  # column-major: a column of arrow's is a column of M, no transposition
+            self.M[self.rows:self.rows + n] = sub.to_tensor(null_to_nan=True, row_major=False).to_numpy()
+        for name, j in zip(self.text_names, self.text_at):
+            col = batch.column(j)
             self.text_chunks.setdefault(name, []).append(col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col)
-        if self.target is not None:
-            self.target_chunks.append(batch.column(self.target))
+        if self.target is not None:  # copied out: an arrow slice would keep its whole block alive
+            col = batch.column(self.target_at)
+            if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type) \
+                    or pa.types.is_null(col.type):
+                col = np.array(pac.cast(col, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+            else:
+                col = col.cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)
+            self.target_chunks.append(col)
         self.rows += n
 
     def table(self, source: str, first_row: int) -> Table:
@@ -263,13 +277,13 @@ class _Columns:
         text = {name: pa.chunked_array(ch).to_numpy(zero_copy_only=False).astype(object)
                 for name, ch in self.text_chunks.items()}
         target = None
-        if self.target is not None:
-            arr = pa.chunked_array(self.target_chunks)
-            t = arr.type
-            if pa.types.is_dictionary(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
-                target = arr.cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)
-            else:
-                target = np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+        if self.target is not None:  # numbers in one block and text in another: all text
+            kinds = {c.dtype == object for c in self.target_chunks}
+            chunks = [c.astype(object) if c.dtype != object and len(kinds) > 1 else c for c in self.target_chunks]
+            if len(kinds) > 1:
+                chunks = [np.array([None if (isinstance(v, float) and np.isnan(v)) else
+                                    (f"{v:g}" if isinstance(v, float) else v) for v in c], dtype=object) for c in chunks]
+            target = np.concatenate(chunks) if chunks else np.zeros(0)
         features = [c for c in self.names if c != self.target]
         return Table(source, features, M, self.numeric_names or [], missing, text, target, self.target, first_row)
 
@@ -311,7 +325,8 @@ def read_csv_table(path: str | Path, target: str | None | bool = None, *, sep: s
         reader = None
         try:
             reader = pcsv.open_csv(
-                path, read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES, column_names=header, skip_rows=1),
+                path, read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES, column_names=header, skip_rows=1,
+                                              use_threads=True),
                 parse_options=pcsv.ParseOptions(delimiter=sep, invalid_row_handler=invalid),
                 convert_options=pcsv.ConvertOptions(null_values=[""], strings_can_be_null=True, include_columns=include,
                                                     column_types=forced, quoted_strings_can_be_null=True))
@@ -393,6 +408,14 @@ def read_table(path: str | Path, target=None, *, sep: str | None = None, text_co
     return read_csv_table(path, target, sep=sep, text_columns=text_columns, columns=columns)
 
 
+def table_frame(table: Table):
+    """The feature columns of a table as a pandas DataFrame: numbers (NaN where empty) and text (None)."""
+    import pandas as pd
+
+    numeric = {n: table.numeric[:, j] for j, n in enumerate(table.numeric_names)}
+    return pd.DataFrame({n: numeric[n] if n in numeric else table.text[n] for n in table.names})
+
+
 # --- from a table to a data set: the checks that name a cell ------------------------------------------------------
 
 
@@ -407,7 +430,8 @@ def _numbers_in(values: Array) -> Array:
 
 def _check_numbers(table: Table, M: Array, names: list[str]) -> None:
     """No literal NaN or Inf in number columns (empty cells are the imputer's business)."""
-    if np.isfinite(M).all():
+    step = max(1, 2**20 // max(M.shape[1], 1))  # rows at a time: no N × n temporary beside the matrix
+    if all(np.isfinite(M[a:a + step]).all() for a in range(0, M.shape[0], step)):
         return
     first = None
     for j in np.flatnonzero(~np.isfinite(M).all(axis=0)):

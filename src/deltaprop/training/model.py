@@ -46,10 +46,18 @@ class Model:
     features: feat.Features | None = None  # the encoding of raw table columns, learnt from the training rows
 
     def encode(self, X, where: str = "inputs") -> Array:
-        """The network's inputs in the user's units (N, n_in): a DataFrame or a Dataset with raw columns goes
+        """The network's inputs in the user's units (N, n_in): a DataFrame or a Dataset with named columns goes
         through the model's feature encoding (its columns picked by name); an array is taken as it is."""
         if isinstance(X, data_mod.Dataset):
-            X = X.frame if X.frame is not None else X.X
+            if X.frame is not None:
+                X = X.frame
+            elif X.feature_names and self.feature_names and (self.features is not None
+                                                             or set(X.feature_names) == set(self.feature_names)):
+                import pandas as pd
+
+                X = pd.DataFrame(X.X, columns=X.feature_names)
+            else:
+                X = X.X
         if hasattr(X, "columns") and hasattr(X, "iloc"):  # a pandas DataFrame
             if self.features is not None:
                 return feat.transform(self.features, X, where)
@@ -58,6 +66,10 @@ class Model:
             if absent:
                 raise DeltapropError(f"{where}: the model needs the columns {', '.join(names)} (missing "
                                      f"{', '.join(absent)})")
+            for n in names:
+                if X[n].dtype.kind not in "biuf":
+                    raise DeltapropError(f"{where}: column {n!r} holds text, but the model was trained on numbers "
+                                         "there")
             X = X[names].to_numpy(dtype=np.float64)
         return data_mod.real_matrix(X, "inputs X", columns=self.net.sizes[0])
 

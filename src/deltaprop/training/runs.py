@@ -189,7 +189,7 @@ def finish(out: Path, model, metrics: dict, history: list[dict], prep) -> None:
     try:
         from ..view import plots
 
-        plots.run_figure(out / "curves.png", history, model, prep)
+        plots.run_figure(out / "curves.png", history, model, prep, metrics)
     except ImportError:  # matplotlib missing: the run itself is complete without its figure
         pass
 
