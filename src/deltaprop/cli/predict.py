@@ -58,25 +58,21 @@ def read_inputs(path: str, model: model_mod.Model, keep=(), sep: str | None = No
 def _table_inputs(path: Path, model, keep: list[str], sep: str | None):
     f = model.features
     names = f.columns if f is not None else model.feature_names
-    if path.suffix.lower() in (".parquet", ".pq"):
-        header = None
+    header = readers.table_header(path, sep or model.info.get("sep"))
+    if names:  # columns by name: a CSV with other names in the right number is a different data set
+        missing = [n for n in names if n not in header]
+        if missing:
+            raise DeltapropError(f"{path}: the model needs the columns {', '.join(names)}; the header has "
+                                 f"{', '.join(header)} (missing {', '.join(missing)})")
+    elif len(header) - len([k for k in keep if k in header]) == model.net.sizes[0]:
+        names = [h for h in header if h not in keep]
     else:
-        header, _, _ = readers.read_header(path, sep or model.info.get("sep"))
-    if header is not None:
-        if names:  # columns by name: a CSV with other names in the right number is a different data set
-            missing = [n for n in names if n not in header]
-            if missing:
-                raise DeltapropError(f"{path}: the model needs the columns {', '.join(names)}; the header has "
-                                     f"{', '.join(header)} (missing {', '.join(missing)})")
-        elif len(header) - len([k for k in keep if k in header]) == model.net.sizes[0]:
-            names = [h for h in header if h not in keep]
-        else:
-            raise DeltapropError(f"{path}: the model needs {model.net.sizes[0]} columns; the header has "
-                                 f"{', '.join(header)}")
-        absent = [k for k in keep if k not in header]
-        if absent:
-            raise DeltapropError(f"{path}: --keep {', '.join(absent)}: no such column; the columns are "
-                                 f"{', '.join(header)}")
+        raise DeltapropError(f"{path}: the model needs {model.net.sizes[0]} columns; the header has "
+                             f"{', '.join(header)}")
+    absent = [k for k in keep if k not in header]
+    if absent:
+        raise DeltapropError(f"{path}: --keep {', '.join(absent)}: no such column; the columns are "
+                             f"{', '.join(header)}")
     text = list(keep) + (list(f.categories) if f is not None else [])
     table = readers.read_table(path, False, sep=sep or model.info.get("sep"), text_columns=text,
                                columns=list(dict.fromkeys([*(names or []), *keep])))

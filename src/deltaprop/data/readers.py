@@ -152,7 +152,10 @@ def detect_sep(lines: list[str]) -> str:
     cells winning; "," when none does."""
     best, width = ",", 1
     for d in DELIMITERS:
-        counts = {len(r) for r in csv.reader(lines, delimiter=d)}
+        try:
+            counts = {len(r) for r in csv.reader(lines, delimiter=d)}
+        except csv.Error:  # a field beyond csv's limit: not this delimiter
+            continue
         if len(counts) == 1 and (w := counts.pop()) > width:
             best, width = d, w
     return best
@@ -179,7 +182,10 @@ def read_header(path: str | Path, sep: str | None = None) -> tuple[list[str], st
     if n_cols > limits.MAX_COLUMNS:
         raise DeltapropError(f"{path}: {n_cols} columns; the limit is deltaprop.limits.MAX_COLUMNS = "
                              f"{limits.MAX_COLUMNS} (raise it from Python if this many are meant)")
-    header = [h.strip() for h in next(csv.reader([lines[0]], delimiter=sep))]
+    try:
+        header = [h.strip() for h in next(csv.reader([lines[0]], delimiter=sep))]
+    except csv.Error as e:
+        raise DeltapropError(f"{path}: cannot read the header row ({e})") from None
     dup = sorted({h for h in header if header.count(h) > 1})
     if dup:
         raise DeltapropError(f"{path}: repeated column names in the header: {', '.join(map(repr, dup))}")
@@ -398,6 +404,20 @@ def read_parquet_table(path: str | Path, target: str | None | bool = None, *, te
     except (pa.ArrowException, OSError) as e:
         raise DeltapropError(f"{path}: cannot read Parquet file ({e})") from None
     return cols.table(str(path), first_row=1)
+
+
+def table_header(path: str | Path, sep: str | None = None) -> list[str]:
+    """The column names of a CSV/TSV or Parquet file, read without its data."""
+    if Path(path).suffix.lower() not in (".parquet", ".pq"):
+        return read_header(path, sep)[0]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = safefile.regular_file(path, "Parquet", DATA_FILE_BYTES)
+    try:
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    except (pa.ArrowException, OSError) as e:
+        raise DeltapropError(f"{path}: not a Parquet file ({e})") from None
 
 
 def read_table(path: str | Path, target=None, *, sep: str | None = None, text_columns=(),
