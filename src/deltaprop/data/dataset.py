@@ -101,7 +101,8 @@ def one_hot(labels: Array, K: int | None = None) -> Array:
 
 
 def is_integral(y: Array) -> bool:
-    return np.issubdtype(y.dtype, np.integer) or bool(np.all(np.mod(y, 1) == 0))
+    with np.errstate(invalid="ignore"):  # inf has no remainder: not integral
+        return np.issubdtype(y.dtype, np.integer) or bool(np.all(np.mod(y, 1) == 0))
 
 
 def targets_from_column(y: Array, where: str, task: str | None = None):

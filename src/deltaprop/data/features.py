@@ -184,7 +184,7 @@ def transform(features: Features, frame, where: str = "inputs", first_row: int =
                                      "number") from None
             if np.isinf(x).any():
                 i = int(np.argmax(np.isinf(x)))
-                raise DeltapropError(f"{where}: row {i + first_row}, column {c!r}: {x[i]!r} (NaN and Inf are not data)")
+                raise DeltapropError(f"{where}: row {i + first_row}, column {c!r}: {str(float(x[i]))!r} (NaN and Inf are not data)")
             empty = np.isnan(x)
             if empty.any():
                 if c not in features.fill:
