@@ -175,7 +175,8 @@ def check_pair(resolved: dict, task: str, n_outputs: int, force: bool = False) -
     Cannot learn: cross-entropy −Σ t log a without softmax (a sigmoid, ReLU or identity output lowers it by
     raising *every* output, so nothing tells the classes apart: iris with sigmoid outputs reaches loss 5e-5 at
     10 % accuracy; identity outputs take the log of negatives); binary cross-entropy on outputs outside (0, 1);
-    softmax over a single output, which is always 1.
+    softmax over a single output, which is always 1. A regression loss other than quadratic (Itakura–Saito,
+    Gaussian NLL) is taken as chosen for its targets' domain: no warning about its output.
     """
     import warnings
 
@@ -197,6 +198,8 @@ def check_pair(resolved: dict, task: str, n_outputs: int, force: bool = False) -
                                  f"{task}), or --force to train it anyway")
         warnings.warn(f"{why} (trained anyway: --force)", DeltapropWarning, stacklevel=2)
         return
+    if task == "regression" and loss != "quadratic":
+        return  # a loss chosen for its targets' domain (itakura_saito, gaussian_nll, …): its output is the user's
     if (output, loss) != canon and not (task == "regression" and (output, loss) in ALSO_CANONICAL) \
             and not (task == "classification" and n_outputs == 2 and (output, loss) == ("sigmoid", "binary_cross_entropy")):
         warnings.warn(f"{output} + {loss} is not the canonical pair for {task}: {canon[0]} + {canon[1]} gives "
