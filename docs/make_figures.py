@@ -36,7 +36,7 @@ def main() -> None:
     # learning curves of a run that stopped early: breast_cancer's recipe
     run = dp.fit("breast_cancer", seed=0)
     best = run.metrics.get("best_epoch") if run.metrics.get("stopped_early") else None
-    plots.learning_curves(run.history, "accuracy", run.model.net.loss.name, best).savefig(
+    plots.learning_curves(run.history, run.model, best_epoch=best).savefig(
         OUT / "curves_early_stopping.png", dpi=100)
     # confusion matrix: digits, the run's own test rows
     digits = dp.load_data("digits")

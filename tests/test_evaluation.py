@@ -317,9 +317,10 @@ def test_curves_mark_the_early_stopping_epoch():
     run = dp.fit("breast_cancer", seed=0, epochs=100)
     assert run.metrics["stopped_early"]
     best = run.metrics["best_epoch"]
-    fig = plots.learning_curves(run.history, "accuracy", "cross_entropy", best)
+    fig = plots.learning_curves(run.history, run.model, best_epoch=best)
     lines = [ln for ax in fig.axes for ln in ax.get_lines()
              if len(ln.get_xdata()) == 2 and np.allclose(ln.get_xdata(), [best, best])]
+    assert fig.axes[0].get_ylabel() == "loss (cross_entropy)" and fig.axes[1].get_ylabel() == "validation accuracy"
     assert len(lines) == 2 and f"epoch {best}" in " ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())
 
 

@@ -78,9 +78,18 @@ def curves_panels(axes, history: list[dict], metric: str, loss_name: str, best_e
         ax.set(xlabel="epoch", ylabel=f"validation {metric}", title=f"validation {metric}")
 
 
-def learning_curves(history: list[dict], metric: str = "accuracy", loss_name: str = "loss",
-                    best_epoch: int | None = None):
-    """The learning curves of a run (its ``history``: one dict per epoch as in metrics.jsonl) as a Figure."""
+def learning_curves(history: list[dict], model=None, *, best_epoch: int | None = None, metric: str | None = None,
+                    loss_name: str | None = None):
+    """The learning curves of a run (its ``history``: one dict per epoch as in metrics.jsonl) as a Figure:
+    train and validation loss, the validation metric, and ``best_epoch`` (early stopping: the weights kept)
+    marked. The metric and the loss's name come from ``model`` when given."""
+    from ..training.model import metric_name
+
+    if metric is None:
+        metric = metric_name(model.task) if model is not None else (
+            "accuracy" if any("val_accuracy" in r for r in history) else "mse")
+    if loss_name is None:
+        loss_name = model.net.loss.name if model is not None else "loss"
     has_val = any(f"val_{metric}" in r for r in history)
     fig = _figure(5 * (1 + has_val), 4)
     axes = fig.subplots(1, 1 + has_val, squeeze=False)[0]
@@ -201,13 +210,14 @@ def evaluation_figure(model, X, T):
 # --- the run's figure --------------------------------------------------------------------------------------------
 
 
-def run_figure(path: str | Path | None, history: list[dict], model, prep, metrics: dict | None = None):
-    """curves.png: learning curves (the early-stopping epoch marked), plus the fit (1-D regression) or decision
-    regions (2-D classification) over the training split; saved to ``path`` if given, and returned."""
+def run_figure(path: str | Path | None, history: list[dict], model, prep=None, metrics: dict | None = None):
+    """curves.png: learning curves (the early-stopping epoch marked), plus, when ``prep`` (the run's data) is
+    given, the fit (1-D regression) or decision regions (2-D classification) over the training split; saved to
+    ``path`` if given, and returned."""
     net = model.net
-    one_d = (model.task == "regression" and net.sizes[0] == 1 and net.sizes[-1] == 1 and net.L >= 2
-             and net.activations[-1].name == "identity")
-    two_d = model.task == "classification" and net.sizes[0] == 2
+    one_d = (prep is not None and model.task == "regression" and net.sizes[0] == 1 and net.sizes[-1] == 1
+             and net.L >= 2 and net.activations[-1].name == "identity")
+    two_d = prep is not None and model.task == "classification" and net.sizes[0] == 2
     from ..training.model import metric_name
 
     metric = metric_name(model.task)
@@ -217,11 +227,12 @@ def run_figure(path: str | Path | None, history: list[dict], model, prep, metric
     axes = list(fig.subplots(1, n, squeeze=False)[0])
     best = metrics.get("best_epoch") if metrics and metrics.get("stopped_early") else None
     curves_panels(axes[:1 + has_val], history, metric, net.loss.name, best)
-    X, T = prep.raw["train"]
-    if one_d:
-        fit_panel(axes[-1], model, X, T, f"{prep.dataset.name}: fit and hidden-unit contributions")
-    elif two_d:
-        regions_panel(axes[-1], model, X, T, f"{prep.dataset.name}: decision regions (training points)")
+    if one_d or two_d:
+        X, T = prep.raw["train"]
+        if one_d:
+            fit_panel(axes[-1], model, X, T, f"{prep.dataset.name}: fit and hidden-unit contributions")
+        else:
+            regions_panel(axes[-1], model, X, T, f"{prep.dataset.name}: decision regions (training points)")
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
