@@ -10,6 +10,7 @@ import math
 
 import sympy as sp
 
+from ..explain import likelihood as L
 from ..explain import symbolic as S
 from ..errors import DeltapropError
 from ..engine.graph import GraphNetwork
@@ -148,7 +149,8 @@ def likelihood_text(r: S.LikelihoodDerivation, fmt: str) -> str:
     if fmt == "json":
         return dump_json({"likelihood": r.name, "title": r.title, "loss": sp.sstr(r.loss),
                           "loss_latex": sp.latex(r.loss), "activation": r.activation, "delta": sp.sstr(r.delta),
-                          "delta_latex": sp.latex(r.delta), "steps": r.steps, "verified": r.verified,
+                          "delta_latex": sp.latex(r.delta), "steps": r.steps, "text_steps": r.text_steps,
+                          "verified": r.verified,
                           "note": r.note, "batch_rules": S.BATCH_RULES})
     if fmt in ("markdown", "latex"):
         eq = (lambda s: f"$$ {s} $$") if fmt == "markdown" else (lambda s: rf"\[ {s} \]")
@@ -162,11 +164,11 @@ def likelihood_text(r: S.LikelihoodDerivation, fmt: str) -> str:
         out += [eq(s) for s in S.BATCH_RULES]
         return "\n".join(out)
     out = [r.title, "(Bishop: a weighted input, y = h(a) output, t target)"]
-    out += [f"  {n}. {s}" for n, s in enumerate(r.steps, 1)]
-    out += [f"loss E = {sp.sstr(r.loss)}", f"output activation: {r.activation}",
-            f"δ = ∂E/∂a = {sp.sstr(r.delta)}   ({check})"]
+    out += [f"  {n}. {s}" for n, s in enumerate(r.text_steps, 1)]
+    out += [f"loss E = {sp.sstr(r.loss).replace('sigma2', 'σ²')}", f"output activation: {r.activation}",
+            f"δ = ∂E/∂a = {sp.sstr(r.delta).replace('sigma2', 'σ²')}   ({check})"]
     if r.note:
         out.append(f"note: {r.note}")
-    out.append("for N samples (exercise l):")
-    out += [f"  {s}" for s in S.BATCH_RULES]
+    out.append("for N samples (exercise l): the weights are shared by every sample, δ is per sample:")
+    out += [f"  {s}" for s in L.BATCH_RULES_TEXT]
     return "\n".join(out)
