@@ -2,7 +2,8 @@
 
 Symbols (the JSON ``expression`` always uses these, whatever ``notation`` prints):
 
-    z3, a3, b3            weighted input, activity and bias of neuron "3" (inputs: a1 is x1)
+    z3, a3, b3            weighted input, activity and bias of neuron "3"
+    x1                    the activity of input "1" (an input called "x" is just x)
     w36                   the weight from neuron "3" into neuron "6"
     t                     the target (t6, t7, … when there are several outputs)
     sigma(z3)             the logistic function; σ′(z3) is written sigma(z3)*(1 - sigma(z3))
@@ -11,42 +12,167 @@ When every id is one letter or digit the names are run together (z3, w36); other
 underscores (z_h1, w_h1_o1) and ids that are not plain letters and digits are renamed n1, n2, … in file
 order (``Derivation.legend`` lists them). Either way a name belongs to exactly one quantity.
 
-The derivation mirrors backpropagation: δ_j = σ′(z_j) (∂L/∂a_j [outputs] + Σ_k w_jk δ_k), each δ_k itself
-a formula, so the expanded answer is the δ recursion substituted into itself (seed 004, part d).
+The derivation mirrors backpropagation, with ℓ_k the loss term of output k (L = Σ_k ℓ_k):
+
+    δ_j = ∂L/∂z_j = g′_j(z_j) ( ∂ℓ_j/∂a_j [j an output] + Σ_k w_jk δ_k ),
+
+each δ_k itself a formula, so the written-out answer is the δ recursion substituted into itself (seed 004 (d)).
+Without a sample the derivation is purely symbolic; with one, every symbol also has its value.
+SymPy's work is bounded (:class:`Budget`): paths are counted before anything is expanded, simplification is
+skipped or cheapened on large expressions and stopped after a time limit, leaving the unsimplified (and
+equally true) form with a note.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import signal
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
 from ..engine import formulas
-from ..errors import DeltapropError
 from ..engine.formulas import sigma
 from ..engine.graph import GraphNetwork
+from ..errors import DeltapropError
 
 MAX_DERIVE_NEURONS = 200  # derivations are for exercises; SymPy would crawl on big graphs
-MAX_PATHS = 2000  # terms of an expanded derivative (one per path to an output)
+MAX_PATHS = 2000  # terms of a written-out derivative (one per path to an output)
+
+
+@dataclass
+class Budget:
+    """Bounds on SymPy's work in one derivation (issue 17): sizes checked before the work, then a clock."""
+
+    simplify_ops: int = 80  # simplify() only below this many operations; cancel/factor_terms above
+    expanded_ops: int = 4000  # the written-out form is built only when its size estimate is below this
+    seconds: float = 3.0  # SymPy time for one derivation; past it the unsimplified forms are kept
+    spent: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def left(self) -> float:
+        return self.seconds - self.spent
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+@contextmanager
+def time_limit(budget: Budget):
+    """Raise _OutOfTime inside the block once the budget's clock runs out (main thread: SIGALRM)."""
+    start = time.perf_counter()
+    left = budget.left()
+    use_alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    if left <= 0:
+        raise _OutOfTime
+    old = None
+    if use_alarm:
+        def _raise(signum, frame):
+            raise _OutOfTime
+        old = signal.signal(signal.SIGALRM, _raise)
+        signal.setitimer(signal.ITIMER_REAL, left)
+    try:
+        yield
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+        budget.spent += time.perf_counter() - start
+
+
+def tidy(e: sp.Expr, budget: Budget, what: str) -> sp.Expr:
+    """A short form of e within the budget: simplify (small), cancel + factor_terms (large), or e itself."""
+    try:
+        with time_limit(budget):
+            if sp.count_ops(e) <= budget.simplify_ops:
+                s = sp.simplify(e)
+                f = sp.factor(s)
+                s = f if sp.count_ops(f) <= sp.count_ops(s) + 2 else s  # 2(z² − t)/z³ over 2/z − 2t/z³
+            else:
+                s = sp.factor_terms(e)
+            if s.has(sp.Piecewise) and not e.has(sp.Piecewise):  # cases SymPy made up: the plain form reads better
+                return e
+            return s
+    except _OutOfTime:
+        budget.notes.append(f"{what} is shown unsimplified: SymPy's time limit ({budget.seconds:g} s) ran out")
+        return e
+
+
+# --- the derivative of an activation, for display ----------------------------------------------------------------
 
 
 class sigma_prime(sp.Function):
     """σ′(x) = σ(x)(1 − σ(x)), kept whole so that derivations read like the notes."""
 
     def _latex(self, printer, exp=None):
-        return rf"\sigma'\left({printer._print(self.args[0])}\right)"
+        base = rf"\sigma'\left({printer._print(self.args[0])}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
 
     def _sympystr(self, printer):
         return f"σ′({printer._print(self.args[0])})"
 
 
-def sigma_prime_explicit(expr: sp.Expr) -> sp.Expr:
-    return expr.replace(sigma_prime, lambda x: sigma(x) * (1 - sigma(x)))
+class NamedPrime(sp.Function):
+    """g′(x) of a piecewise activation (ReLU, leaky ReLU, a formula with max/abs/heaviside), kept whole; its
+    cases are stated once next to the derivation (``definition``)."""
+
+    label = "g"
+    activation = None  # the engine's Activation: its df gives the value
+
+    def _latex(self, printer, exp=None):
+        base = rf"\operatorname{{{self.label}}}'\left({printer._print(self.args[0])}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
+
+    def _sympystr(self, printer):
+        return f"{self.label}′({printer._print(self.args[0])})"
 
 
-# registry activations as expressions in z (formula activations are parsed from their text)
+_PRIMES: dict[str, type] = {}
+
+
+def named_prime(g) -> type:
+    if g.name not in _PRIMES:
+        label = {"relu": "ReLU", "leaky_relu": "LReLU"}.get(g.name, f"g_{len(_PRIMES) + 1}")
+        _PRIMES[g.name] = type(f"prime_{len(_PRIMES)}", (NamedPrime,), {"label": label, "activation": g})
+    return _PRIMES[g.name]
+
+
+def prime_definition(cls: type, x: sp.Symbol) -> sp.Expr:
+    """The cases of a NamedPrime, as a Piecewise in x."""
+    g = cls.activation
+    if g.name == "relu":
+        return sp.Piecewise((1, x > 0), (0, True))
+    if g.name == "leaky_relu":
+        return sp.Piecewise((1, x > 0), (sp.Rational(1, 100), True))
+    d = sp.diff(formulas.activation_expr(g.formula).subs(formulas.z, x), x)
+    d = d.replace(sp.Heaviside, lambda u, *h: sp.Piecewise((1, u > 0), (0, True)))
+    return sp.piecewise_fold(d.replace(sp.sign, lambda u: sp.Piecewise((1, u > 0), (-1, u < 0), (0, True))))
+
+
+def explicit(expr: sp.Expr) -> sp.Expr:
+    """σ′ and the named primes written out (JSON, evaluation): σ(x)(1 − σ(x)), Heaviside for the cases."""
+    expr = expr.replace(sigma_prime, lambda x: sigma(x) * (1 - sigma(x)))
+    for cls in list(_PRIMES.values()):
+        g = cls.activation
+        if g.name == "relu":
+            expr = expr.replace(cls, lambda x: sp.Heaviside(x, 0))
+        elif g.name == "leaky_relu":
+            expr = expr.replace(cls, lambda x: sp.Heaviside(x, 0) + sp.Heaviside(-x, 1) / 100)
+        else:
+            expr = expr.replace(cls, lambda x, g=g: sp.diff(formulas.activation_expr(g.formula), formulas.z)
+                                .subs(formulas.z, x))
+    return expr
+
+
+sigma_prime_explicit = explicit  # the earlier name
+
+
 _REGISTRY = {
     "identity": lambda x: x, "sigmoid": sigma, "tanh": sp.tanh, "relu": lambda x: sp.Max(x, 0),
     "leaky_relu": lambda x: sp.Max(x, sp.Rational(1, 100) * x), "softplus": lambda x: sp.log(1 + sp.exp(x)),
@@ -63,9 +189,12 @@ def activation_expr(g, x: sp.Symbol) -> sp.Expr:
 
 
 def activation_prime(g, x: sp.Symbol) -> sp.Expr:
-    """σ′(x) for display: σ′ kept as one symbol for the logistic function, the derivative written out otherwise."""
+    """g′(x) for display: σ′ whole for the logistic function, piecewise ones by name, the rest written out."""
     if g.name == "sigmoid":
         return sigma_prime(x)
+    if g.name in ("relu", "leaky_relu") or (g.formula is not None and not formulas.is_analytic(
+            formulas.activation_expr(g.formula))):
+        return named_prime(g)(x)
     return sp.diff(activation_expr(g, x), x)
 
 
@@ -75,60 +204,81 @@ def loss_expr(loss) -> sp.Expr:
     return formulas.parse(loss.formula, {"a": formulas.a, "t": formulas.t, "pi": sp.pi}, what="loss formula")
 
 
-# --- notations ------------------------------------------------------------------------------------------------
+CANONICAL = {  # (output activation, loss): why δ = a − t
+    ("identity", "quadratic"): "identity output with the quadratic loss: ∂ℓ/∂a = a − t and a′ = 1",
+    ("sigmoid", "binary_cross_entropy"): "sigmoid output with binary cross-entropy (the Bernoulli likelihood): "
+                                         "∂ℓ/∂a = (a − t)/(a(1 − a)) and σ′(z) = a(1 − a) cancel",
+    ("softmax", "cross_entropy"): "softmax with cross-entropy (the categorical likelihood): the Jacobian "
+                                  "∂a_m/∂z_k = a_m(1[m=k] − a_k) times ∂ℓ/∂a_m = −t_m/a_m sums to a_k − t_k",
+}
 
 NOTATIONS = {
     # weighted input, activity, output activity, weight index order, description
-    "nielsen": ("z", "a", "a", "ij", "z weighted input, a = σ(z) activity, w_ij from i into j, δ = ∂L/∂z"),
-    "bishop": ("a", "z", "y", "ji", "a weighted input, z = h(a) activity, y output, w_ji from i into j (Bishop, seed 003)"),
+    "nielsen": ("z", "a", "a", "ij", "z weighted input, a = σ(z) activity, x input, w_ij from i into j, δ = ∂L/∂z"),
+    "bishop": ("a", "z", "y", "ji", "a weighted input, z = h(a) activity, y output, x input, w_ji from i into j "
+                                    "(Bishop, seed 003)"),
     "exam": ("z", "x", "x", "ij", "z input current, x activity, w_ij from i into j (seed 004)"),
 }
 
 
 @dataclass
+class OutputRule:
+    """Output k: its loss term ℓ_k, dℓ_k/da_k, g′(z_k), and its own part of δ_k (``direct``)."""
+
+    k: str
+    ell: sp.Expr  # ℓ_k in a_k, t_k
+    dl_da: sp.Expr  # ∂ℓ_k/∂a_k, in a_k, t_k
+    act: sp.Expr  # a_k = g(z_k)
+    prime: sp.Expr  # g′(z_k)
+    direct: sp.Expr  # ∂ℓ_k/∂a_k · g′(z_k), as displayed (a_k − t_k for canonical pairs)
+    direct_z: sp.Expr | None  # the same in z_k only, simplified, where that reads better (seed 004 (a))
+    canonical: str = ""  # the reason δ = a − t, for canonical pairs
+
+
+@dataclass
 class Derivation:
-    """∂L/∂(target) of a network at its one sample: δ-form steps, the expanded formula, values."""
+    """∂L/∂(target) of a network, in δ form and written out; values at the sample where there is one."""
 
     wrt: str
     kind: str  # z, a, w or b
-    expression: sp.Expr  # expanded, σ′ kept whole (display)
-    steps: list[tuple[sp.Symbol, sp.Expr, sp.Expr, float]]  # (δ_j, recursive rhs, expanded rhs, value)
-    head: sp.Expr  # the target's own rule, e.g. a4*delta6 for w46, in δ symbols
-    value: float  # from the engine
-    values: dict[str, float]  # every symbol's value at the sample
+    expression: sp.Expr | None  # written out, σ′ kept whole (display); None when too large
+    steps: list[tuple[sp.Symbol, sp.Expr, sp.Expr | None, float | None]]  # (δ_j, rule, written out, value)
+    head: sp.Expr  # the target's own rule, e.g. x4*delta6 for w46, in δ symbols
+    value: float | None  # from the engine (None without a sample)
+    values: dict[str, float]  # every symbol's value at the sample (empty without one)
     legend: dict[str, str] = field(default_factory=dict)  # spelling -> neuron id, where renamed
-    output_steps: list = field(default_factory=list)  # (k, loss in a, a = σ(z), δ_k simplified)
+    output_steps: list[OutputRule] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the budget left out, and why
 
-    def json_expression(self) -> sp.Expr:
-        return sigma_prime_explicit(self.expression)
+    def json_expression(self) -> sp.Expr | None:
+        return None if self.expression is None else explicit(self.expression)
 
-    def expression_value(self) -> float:
+    def expression_value(self) -> float | None:
         e = self.json_expression()
+        if e is None or not self.values:
+            return None
         subs = {s: self.values[s.name] for s in e.free_symbols}
         f = sp.lambdify(list(subs), e, modules=formulas._MODULES)
         return complex(f(*subs.values())).real
 
 
 class Deriver:
-    """Symbols, values and δ formulas of one graph network at one sample."""
+    """Symbols, values and δ formulas of one graph network, at one sample or symbolically (X None)."""
 
-    def __init__(self, net: GraphNetwork, X, T):
+    def __init__(self, net: GraphNetwork, X=None, T=None, budget: Budget | None = None):
         if len(net.ids) > MAX_DERIVE_NEURONS:
             raise DeltapropError(f"derivations are for small networks (≤ {MAX_DERIVE_NEURONS} neurons); "
                                  f"this one has {len(net.ids)}")
-        X = np.asarray(X, float).reshape(1, -1) if np.ndim(X) == 1 else np.asarray(X, float)
-        if X.shape[0] != 1:
-            raise DeltapropError("a derivation is at one sample; give one --x/--t or a [sample]")
         self.net, n_in = net, net.n_inputs
-        self.trace = net.forward(X)
-        self.grads = net.backward(self.trace, T)
-        self.T = net._target(T, 1)
+        self.budget = budget or Budget()
         self.legend, self.spell = _spellings(net.ids)
         compact = all(len(s) == 1 for s in self.spell.values())
-        sep = "" if compact else "_"
+        self.sep = sep = "" if compact else "_"
         S = lambda name: sp.Symbol(name, real=True)  # noqa: E731
+        inputs = set(net.ids[:n_in])
         self.z = {j: S(f"z{sep}{self.spell[j]}") for j in net.ids}
-        self.a = {j: S(f"a{sep}{self.spell[j]}") for j in net.ids}
+        self.a = {j: S(_input_name(self.spell[j], sep) if j in inputs else f"a{sep}{self.spell[j]}")
+                  for j in net.ids}
         self.b = {j: S(f"b{sep}{self.spell[j]}") for j in net.neurons}
         self.delta = {j: S(f"delta{sep}{self.spell[j]}") for j in net.ids}
         self.w = {(i, j): S(f"w{sep}{self.spell[i]}{sep}{self.spell[j]}") for i, j in net.edges}
@@ -137,8 +287,23 @@ class Deriver:
         self.children: dict[str, list[str]] = {}
         for i, j in net.edges:
             self.children.setdefault(i, []).append(j)
-        # values at the sample
-        v = {}
+        self.values: dict[str, float] = {}
+        self.trace = self.grads = self.T = None
+        if X is not None:
+            self._at_sample(X, T)
+        self._loss = loss_expr(net.loss)
+        self.outputs = {k: self._output_rule(k) for k in net.outputs}
+
+    def _at_sample(self, X, T) -> None:
+        net, n_in = self.net, self.net.n_inputs
+        X = np.asarray(X, float).reshape(1, -1) if np.ndim(X) == 1 else np.asarray(X, float)
+        if X.shape[0] != 1:
+            raise DeltapropError("a derivation is at one sample; give one --x/--t or a [sample] "
+                                 "(the layered form writes the batch sums: derive a layered file or --layers)")
+        self.trace = net.forward(X)
+        self.grads = net.backward(self.trace, T)
+        self.T = net._target(T, 1)
+        v = self.values
         for j in net.ids:
             p = net.index[j]
             v[self.a[j].name] = float(self.trace.A[p, 0])
@@ -151,29 +316,39 @@ class Deriver:
             v[self.b[j].name] = float(net.b[m])
         for c, k in enumerate(net.outputs):
             v[self.t[k].name] = float(self.T[0, c])
-        self.values = v
-        self._loss = loss_expr(net.loss)
-        self._out_delta: dict[str, sp.Expr] = {}
-        self.output_steps = []
-        for k in net.outputs:
-            g = self.act(k)
-            ell = self._loss.subs({formulas.a: self.a[k], formulas.t: self.t[k]})
-            in_z = ell.subs(self.a[k], activation_expr(g, self.z[k]))
-            d = _simplify(sp.diff(in_z, self.z[k]))
-            self._out_delta[k] = d
-            self.output_steps.append((k, ell, activation_expr(g, self.z[k]), d))
 
     def act(self, j: str):
         return self.net.activations[self.net.index[j] - self.net.n_inputs]
 
-    def sample_value(self, kind: str, key) -> float:
+    def _output_rule(self, k: str) -> OutputRule:
+        g = self.act(k)
+        ak, zk, tk = self.a[k], self.z[k], self.t[k]
+        ell = self._loss.subs({formulas.a: ak, formulas.t: tk})
+        act = activation_expr(g, zk)
+        prime = activation_prime(g, zk)
+        reason = CANONICAL.get((g.name, self.net.loss.name), "")
+        if reason:
+            return OutputRule(k, ell, ak - tk if g.name == "identity" else tidy(sp.diff(ell, ak), self.budget,
+                              f"∂ℓ/∂a of output {k}"), act, prime, ak - tk, None, reason)
+        dl_da = tidy(sp.diff(ell, ak), self.budget, f"∂ℓ/∂a of output {k}")
+        direct = dl_da * prime
+        direct_z = None
+        if not direct.has(sigma_prime, NamedPrime):  # in z alone, where that is shorter (2(z6² − t)/z6³)
+            in_z = tidy(sp.diff(ell.subs(ak, act), zk), self.budget, f"δ of output {k}")
+            if sp.count_ops(in_z) <= sp.count_ops(direct) + 1 and in_z != direct:
+                direct_z = in_z
+        return OutputRule(k, ell, dl_da, act, prime, direct, direct_z)
+
+    def sample_value(self, kind: str, key) -> float | None:
         """The engine's ∂L/∂(kind key) at the sample."""
+        if self.grads is None:
+            return None
         net, g = self.net, self.grads
         if kind in ("z", "b"):
             return float(g.delta[net.index[key], 0])
         if kind == "w":
             return float(g.w[net.edges.index(key)])
-        p = net.index[key]  # kind a: ∂L/∂a_j = [∂L/∂a_j of an output] + Σ_k w_jk δ_k
+        p = net.index[key]  # kind a: ∂L/∂a_j = [∂ℓ_j/∂a_j of an output] + Σ_k w_jk δ_k
         if p < net.n_inputs:
             return float(g.delta[p, 0])
         total = sum(net.w[e] * g.delta[net.dst[e], 0] for e in np.flatnonzero(net.src == p))
@@ -193,56 +368,84 @@ class Deriver:
                 stack.extend(self.children.get(k, []))
         return sorted(seen, key=lambda k: -self.net.index[k])
 
-    def delta_rules(self, j: str):
-        """[(δ_k, recursive rhs, expanded rhs)] for j and the neurons below it, outputs first."""
-        order = self.below(j)
-        out_sym = {k: sp.Symbol(f"D_{k}") for k in self._out_delta}  # an output's own ∂ℓ/∂z, kept whole
+    def own(self, k: str) -> sp.Expr:
+        """Output k's own part of δ_k, in the form the written-out answer uses."""
+        r = self.outputs[k]
+        return r.direct_z if r.direct_z is not None else r.direct
+
+    def rule(self, k: str) -> sp.Expr:
+        """δ_k in terms of its children's δ (and, for an output, its own loss term)."""
+        kids = self.children.get(k, [])
+        rec = activation_prime(self.act(k), self.z[k]) * sp.Add(*[self.w[k, c] * self.delta[c] for c in kids]) \
+            if kids else sp.Integer(0)
+        return self.own(k) + rec if k in self.outputs else rec
+
+    def paths(self, order: list[str]) -> dict[str, int]:
+        """Terms of each written-out δ: one per path to an output, counted before anything is built."""
+        n: dict[str, int] = {}
+        for k in order:
+            n[k] = (k in self.outputs) + sum(n[c] for c in self.children.get(k, []))
+        return n
+
+    def written_out(self, j: str, order: list[str]) -> dict[str, sp.Expr] | None:
+        """δ_k with every child δ substituted, for k below j; None when larger than the budget allows."""
+        paths = self.paths(order)
+        if paths.get(j, 0) > MAX_PATHS or paths.get(j, 0) * max(1, len(order)) > self.budget.expanded_ops:
+            self.budget.notes.append(
+                f"the written-out form has {paths.get(j, 0):,} terms (one per path to an output) and "
+                f"{'is' if paths.get(j, 0) > MAX_PATHS else 'would be'} too long to print; the δ form above is "
+                "the same derivative, computed neuron by neuron")
+            return None
+        out_sym = {k: sp.Symbol(f"D_{k}") for k in self.outputs}  # an output's own term, kept whole meanwhile
         expanded: dict[str, sp.Expr] = {}
-        rules = []
         for k in order:
             if self.net.index[k] < self.net.n_inputs:
                 continue
-            sp_k = activation_prime(self.act(k), self.z[k])
             kids = self.children.get(k, [])
-            rec = sp_k * sp.Add(*[self.w[k, c] * self.delta[c] for c in kids]) if kids else sp.Integer(0)
-            exp = sp_k * sp.Add(*[self.w[k, c] * expanded[c] for c in kids]) if kids else sp.Integer(0)
-            if k in out_sym:
-                rec = self._out_delta[k] + rec
-                exp = out_sym[k] + exp
-            expanded[k] = exp
-            rules.append((k, rec, exp))
-        if _count_terms(expanded.get(j, sp.Integer(0))) > MAX_PATHS:
-            raise DeltapropError(f"the expanded derivative has more than {MAX_PATHS} terms; drop --expanded")
-        finish = lambda e: sp.factor_terms(e).subs({out_sym[k]: self._out_delta[k] for k in out_sym})  # noqa: E731
-        return [(k, rec, finish(exp)) for k, rec, exp in rules], finish, out_sym, expanded
+            e = activation_prime(self.act(k), self.z[k]) * sp.Add(*[self.w[k, c] * expanded[c] for c in kids]) \
+                if kids else sp.Integer(0)
+            expanded[k] = out_sym[k] + e if k in self.outputs else e
+        self._out_sym = out_sym
+        return expanded
+
+    def finish(self, e: sp.Expr) -> sp.Expr:
+        try:
+            with time_limit(self.budget):
+                e = sp.factor_terms(e)
+        except _OutOfTime:
+            self.budget.notes.append("the written-out form is shown without common factors pulled out: "
+                                     f"SymPy's time limit ({self.budget.seconds:g} s) ran out")
+        return e.xreplace({self._out_sym[k]: self.own(k) for k in self.outputs})
 
     def derive(self, wrt: str) -> Derivation:
         kind, key = self.resolve(wrt)
         j = key[1] if kind == "w" else key
-        rules, finish, out_sym, expanded = self.delta_rules(j)
-        steps = [(self.delta[k], rec, exp, self.values[self.delta[k].name]) for k, rec, exp in rules]
+        order = [k for k in self.below(j) if self.net.index[k] >= self.net.n_inputs]
+        steps_rules = [(k, self.rule(k)) for k in order]
+        expanded = self.written_out(j, order)
         if kind in ("z", "b"):
             head = self.delta[key]
-            expression = finish(expanded[key])
+            body = None if expanded is None else expanded[key]
         elif kind == "w":
             i, j = key
             head = self.a[i] * self.delta[j]
-            expression = finish(self.a[i] * expanded[j])
+            body = None if expanded is None else self.a[i] * expanded[j]
         else:  # a
-            terms = [self.w[key, c] * self.delta[c] for c in self.children.get(key, [])]
-            exp_terms = [self.w[key, c] * expanded[c] for c in self.children.get(key, [])]
-            if key in self._out_delta:
-                g = self.act(key)
-                dl_da = _simplify(sp.diff(self._loss.subs({formulas.a: self.a[key], formulas.t: self.t[key]}), self.a[key]))
-                terms.insert(0, dl_da)
-                exp_terms.insert(0, dl_da)
+            kids = self.children.get(key, [])
+            terms = [self.w[key, c] * self.delta[c] for c in kids]
+            body_terms = None if expanded is None else [self.w[key, c] * expanded[c] for c in kids]
+            if key in self.outputs:
+                terms.insert(0, self.outputs[key].dl_da)
+                if body_terms is not None:
+                    body_terms.insert(0, self.outputs[key].dl_da)
             head = sp.Add(*terms)
-            expression = finish(sp.Add(*exp_terms))
-            if key in self._out_delta:  # ∂ℓ/∂a is in a; the expanded form is in z, like the rest
-                expression = expression.subs(self.a[key], activation_expr(g, self.z[key]))
+            body = None if body_terms is None else sp.Add(*body_terms)
+        expression = None if body is None else self.finish(body)
+        steps = [(self.delta[k], rule, None, self.values.get(self.delta[k].name)) for k, rule in steps_rules]
         name = {"z": self.z, "a": self.a, "b": self.b, "w": self.w}[kind][key].name
         return Derivation(name, kind, expression, steps, head, self.sample_value(kind, key), self.values,
-                          self.legend, self.output_steps)
+                          self.legend, [self.outputs[k] for k in self.net.outputs if k in order or kind == "a"],
+                          list(self.budget.notes))
 
     def resolve(self, wrt: str) -> tuple[str, object]:
         """('z'|'a'|'b', id) or ('w', (i, j)) from a spelling such as z3, a_h1, w36, w_h1_o1, w3,6, w(3,6)."""
@@ -258,6 +461,8 @@ class Deriver:
                 k = {"x": "a", "delta": "z"}.get(kind, kind)
                 for form in (f"{kind}{s}", f"{kind}_{s}", f"{kind}({s})"):
                     options.setdefault(form, set()).add((k, j))
+            if self.net.index[j] < self.net.n_inputs:
+                options.setdefault(self.a[j].name, set()).add(("a", j))
         for i, j in self.net.edges:
             for si, sj in {(self.spell[i], self.spell[j]), (i, j)}:
                 for form in (f"w{si}{sj}", f"w_{si}_{sj}", f"w_{si}{sj}", f"w{si},{sj}", f"w_{si},{sj}",
@@ -270,6 +475,10 @@ class Deriver:
         if len(found) > 1:
             raise DeltapropError(f"--wrt {wrt!r} is ambiguous here; write it with underscores, e.g. w_I_J")
         return next(iter(found))
+
+
+def _input_name(spell: str, sep: str) -> str:
+    return "x" if spell == "x" else f"x{sep}{spell}"
 
 
 def _spellings(ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -288,17 +497,6 @@ def _spellings(ids: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     return legend, spell
 
 
-def _simplify(e: sp.Expr) -> sp.Expr:
-    """A short form of an output δ: SymPy's simplify, then factor where that is no longer."""
-    s = sp.simplify(e)
-    f = sp.factor(s)
-    return f if sp.count_ops(f) <= sp.count_ops(s) + 2 else s  # 2(z² − t)/z³ reads better than 2/z − 2t/z³
-
-
-def _count_terms(e: sp.Expr) -> int:
-    return len(sp.Add.make_args(sp.expand(e))) if sp.count_ops(e) < 10_000 else MAX_PATHS + 1
-
-
 # --- printing in a notation -------------------------------------------------------------------------------------
 
 
@@ -307,12 +505,13 @@ def renamer(notation: str, d: Deriver) -> dict:
     if notation not in NOTATIONS:
         raise DeltapropError(f"unknown notation {notation!r}; choose from {', '.join(NOTATIONS)}")
     zl, al, yl, order, _ = NOTATIONS[notation]
-    sep = "" if "_" not in next(iter(d.z.values())).name else "_"
+    sep, n_in = d.sep, d.net.n_inputs
     m = {}
-    for j in d.net.ids:
+    for p, j in enumerate(d.net.ids):
         s = d.spell[j]
         m[d.z[j]] = sp.Symbol(f"{zl}{sep}{s}", real=True)
-        m[d.a[j]] = sp.Symbol(f"{yl if j in d.net.outputs else al}{sep}{s}", real=True)
+        if p >= n_in:
+            m[d.a[j]] = sp.Symbol(f"{yl if j in d.net.outputs else al}{sep}{s}", real=True)
     for (i, j), w in d.w.items():
         a, b = (d.spell[i], d.spell[j]) if order == "ij" else (d.spell[j], d.spell[i])
         m[w] = sp.Symbol(f"w{sep}{a}{sep}{b}", real=True)
@@ -330,5 +529,5 @@ from .likelihood import BATCH_RULES, LIKELIHOODS, LikelihoodDerivation, likeliho
 
 
 def derive(net: GraphNetwork, X, T, wrt: str) -> Derivation:
-    """∂L/∂(wrt) of ``net`` at the one sample (X, T): ``wrt`` as z3, a3, b6, w36 (or z_h1, w_h1_o1)."""
+    """∂L/∂(wrt) of ``net`` at the one sample (X, T), or symbolically (X None): ``wrt`` as z3, a3, b6, w36."""
     return Deriver(net, X, T).derive(wrt)

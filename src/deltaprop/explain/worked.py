@@ -1,0 +1,439 @@
+"""Worked solutions of neuron-graph derivations: the equations of a :class:`~.symbolic.Derivation` as text,
+Markdown, LaTeX or JSON.
+
+A worked solution is a list of sections, each of prose and *equations*; an equation is a chain of sides that
+are all equal: a symbolic side (printed in the chosen notation), the same side with the sample's numbers put
+in (:class:`Numbers` prints each symbol as its value and evaluates each function, keeping the order of the
+symbols and putting negative numbers in parentheses), and the engine's value. ``fuzz/equations.py`` reads
+every displayed equation back and checks each "=" against the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+from . import symbolic as S
+
+FORMATS = ("text", "latex", "markdown", "json")
+MAX_FORWARD_LINES = 40  # forward equations are written for networks up to this many neurons; a table beyond
+
+
+def fmt_number(v: float, digits: int = 6) -> str:
+    s = f"{v:.{digits}g}"
+    return s.replace("e+", "e").replace("e-0", "e-").replace("e0", "e")
+
+
+def numeric_value(e: sp.Expr, values: dict) -> float:
+    """e at the values (symbol -> float): σ, σ′ and the named primes written out, then evaluated."""
+    e = S.explicit(e).replace(S.sigma, lambda x: 1 / (1 + sp.exp(-x)))
+    v = e.xreplace({s: sp.Float(values[s]) for s in e.free_symbols if s in values}).evalf(17)
+    return float(sp.re(v))
+
+
+def _round(v: float, digits: int) -> float:
+    return float(f"{v:.{digits}g}")
+
+
+def _leaves(e: sp.Expr, values: dict):
+    """The pieces printed as numbers: symbols with a value and function applications of them (outermost)."""
+    if isinstance(e, sp.Symbol):
+        if e in values:
+            yield e
+        return
+    if isinstance(e, sp.Function) and e.free_symbols and e.free_symbols <= set(values):
+        yield e
+        return
+    for arg in e.args:
+        yield from _leaves(arg, values)
+
+
+def digits_needed(e: sp.Expr, values: dict) -> int:
+    """The fewest significant digits (6, 8, 10, 12 or 15) at which e, computed from its printed numbers,
+    still gives its value (relative 1e-4): 2 − 2·0.999732 would not be 2 − 2 tanh²(2z) at 6 digits."""
+    leaves = {x: numeric_value(x, values) for x in set(_leaves(e, values))}
+    exact = numeric_value(e, values)
+    scale = max([abs(exact)] + [abs(v) for v in leaves.values()] + [1e-300])
+    for digits in (6, 8, 10, 12):
+        try:
+            approx = numeric_value(e.xreplace({x: sp.Float(_round(v, digits), 17) for x, v in leaves.items()}), {})
+        except (TypeError, ValueError):
+            return 15
+        if abs(approx - exact) <= 1e-4 * abs(exact) + 1e-9 * scale:
+            return digits
+    return 15
+
+
+class _NumberMixin:
+    """Print symbols as their values and function applications as theirs; everything else as usual."""
+
+    def _print(self, expr, **kwargs):
+        vals = self._settings["values"]
+        if isinstance(expr, sp.Symbol) and expr in vals:
+            return self._num(vals[expr])
+        if isinstance(expr, (sp.Function, S.sigma_prime)) and expr.free_symbols and expr.free_symbols <= set(vals):
+            num = self._num(numeric_value(expr, vals))
+            if kwargs.get("exp") is not None:  # LaTeX prints tanh(x)² as \tanh^{2}(x): keep the power
+                return f"{num}^{{{kwargs['exp']}}}"
+            return num
+        return super()._print(expr, **kwargs)
+
+
+class _LatexNumbers(_NumberMixin, LatexPrinter):
+    _default_settings = {**LatexPrinter._default_settings, "values": {}, "digits": 6}
+
+    def _num(self, v: float) -> str:
+        s = fmt_number(v, self._settings["digits"])
+        return rf"\left({s}\right)" if v < 0 else s
+
+
+class _StrNumbers(_NumberMixin, StrPrinter):
+    _default_settings = {**StrPrinter._default_settings, "values": {}, "digits": 6}
+
+    def _num(self, v: float) -> str:
+        s = fmt_number(v, self._settings["digits"])
+        return f"({s})" if v < 0 else s
+
+
+def with_numbers(e: sp.Expr, values: dict, tex: bool) -> str:
+    digits = digits_needed(e, values)
+    if tex:
+        return _LatexNumbers({"values": values, "mul_symbol": "dot", "digits": digits}).doprint(e)
+    return _StrNumbers({"values": values, "digits": digits}).doprint(e).replace("*", "·")
+
+
+@dataclass
+class Worked:
+    """The solution as sections of ('text', str) and ('eq', [side, …]) items; a side is ('tex', latex, text),
+    ('sym', expr), ('num', expr) or ('val', float)."""
+
+    title: str
+    sections: list[tuple[str, list]] = field(default_factory=list)
+
+    def section(self, heading: str) -> list:
+        items: list = []
+        self.sections.append((heading, items))
+        return items
+
+
+class Writer:
+    """Build the worked solution of one derivation in one notation."""
+
+    def __init__(self, d: S.Deriver, r: S.Derivation, notation: str):
+        self.d, self.r, self.notation = d, r, notation
+        self.m = S.renamer(notation, d)
+        self.vals = {self.m.get(s, s): v for s, v in self._symbol_values().items()}
+
+    def _symbol_values(self) -> dict:
+        d, out = self.d, {}
+        for table in (d.z, d.a, d.b, d.delta, d.t):
+            for s in table.values():
+                if s.name in d.values:
+                    out[s] = d.values[s.name]
+        for s in d.w.values():
+            if s.name in d.values:
+                out[s] = d.values[s.name]
+        return out
+
+    # --- names ---
+    def sym(self, s: sp.Symbol) -> sp.Symbol:
+        return self.m.get(s, s)
+
+    def tex(self, s: sp.Symbol) -> str:
+        return sp.latex(self.sym(s))
+
+    def txt(self, s: sp.Symbol) -> str:
+        return sp.sstr(self.sym(s)).replace("delta", "δ")
+
+    def partial(self, top: str, top_txt: str, s: sp.Symbol) -> tuple:
+        return ("tex", rf"\frac{{\partial {top}}}{{\partial {self.tex(s)}}}", f"∂{top_txt}/∂{self.txt(s)}")
+
+    def ell(self, k: str) -> tuple[str, str]:
+        sp_k = self.d.spell[k]
+        return (rf"\ell_{{{sp_k}}}", f"ℓ_{sp_k}") if len(self.d.net.outputs) > 1 else (r"\ell", "ℓ")
+
+    def eq(self, *sides) -> tuple:
+        return ("eq", [s for s in sides if s is not None])
+
+    def numbers(self, e: sp.Expr):
+        """('num', e) when there is a sample and e has symbols to fill in; else None."""
+        return ("num", e) if self.d.values and e.free_symbols else None
+
+    def value(self, v):
+        return None if v is None else ("val", v)
+
+    # --- the solution ---
+    def build(self, expanded: bool, lr) -> Worked:
+        d, r = self.d, self.r
+        target = self.target_symbol()
+        w = Worked(self.title())
+        head = w.section("")
+        head.append(("text", f"Notation: {S.NOTATIONS[self.notation][4]}."))
+        if r.legend:
+            head.append(("text", "Renamed ids: " + ", ".join(f"{k} = neuron {v!r}" for k, v in r.legend.items())
+                         + "."))
+        defs = self.definitions()
+        if defs:
+            head.append(("text", "where " + "; ".join(defs) + "."))
+        if d.values:
+            self.forward(w.section("Forward pass at the sample."))
+        self.loss(w.section("The loss."))
+        outs = w.section("The outputs.")
+        for rule in r.output_steps:
+            self.output(outs, rule)
+        back = w.section("Backward, neuron by neuron (δ_j = g′(z_j) Σ_k w_jk δ_k, plus ∂ℓ_j/∂a_j g′(z_j) "
+                         "for an output).")
+        for s, rule, _, v in r.steps:
+            back.append(self.eq(("sym", s), ("sym", rule), self.numbers(rule), self.value(v)))
+        chain = w.section("The chain rule for the target.")
+        chain.append(self.eq(self.partial("L", "L", target), *self.chain_sides(), ("sym", r.head),
+                             self.numbers(r.head), self.value(r.value)))
+        full = w.section("Written out in full.")
+        if r.expression is not None:
+            full.append(self.eq(self.partial("L", "L", target), ("sym", r.expression)))
+        for note in r.notes:
+            full.append(("text", note[0].upper() + note[1:] + "."))
+        if lr is not None and r.kind in ("w", "b"):
+            self.update(w.section("The update."), target, lr)
+        return w
+
+    def title(self) -> str:
+        return "at the sample" if self.d.values else "symbolically (no sample: no numbers)"
+
+    def target_symbol(self) -> sp.Symbol:
+        kind, key = self.d.resolve(self.r.wrt)
+        return {"z": self.d.z, "a": self.d.a, "b": self.d.b, "w": self.d.w}[kind][key]
+
+    def definitions(self) -> list[str]:
+        used = set()
+        for e in [rule for _, rule, _, _ in self.r.steps] + [o.direct for o in self.r.output_steps]:
+            used |= {type(f) for f in e.atoms(sp.Function)}
+        out = []
+        x = sp.Symbol("z", real=True)
+        if S.sigma_prime in used:
+            out.append(r"$\sigma'(z) = \sigma(z)\,(1 - \sigma(z))$")
+        for cls in sorted((c for c in used if isinstance(c, type) and issubclass(c, S.NamedPrime)),
+                          key=lambda c: c.label):
+            out.append(f"${sp.latex(cls(x))} = {sp.latex(S.prime_definition(cls, x))}$")
+        return out
+
+    def forward(self, items: list) -> None:
+        d, net = self.d, self.d.net
+        if len(net.ids) > MAX_FORWARD_LINES:
+            items.append(("table", None))
+            return
+        items.append(("table", None))
+        parents: dict[str, list[str]] = {}
+        for i, j in net.edges:
+            parents.setdefault(j, []).append(i)
+        for j in net.ids[net.n_inputs:]:
+            z = sp.Add(*[d.w[i, j] * d.a[i] for i in parents[j]], d.b[j])
+            items.append(self.eq(("sym", d.z[j]), ("sym", z), self.numbers(z), self.value(d.values[d.z[j].name])))
+            g = S.activation_expr(d.act(j), d.z[j])
+            items.append(self.eq(("sym", d.a[j]), ("sym", g), self.value(d.values[d.a[j].name])))
+
+    def loss(self, items: list) -> None:
+        d = self.d
+        terms = [d.outputs[k].ell for k in d.net.outputs]
+        total = sp.Add(*terms)
+        names = [self.ell(k) for k in d.net.outputs]
+        lhs = ("tex", " + ".join(n[0] for n in names), " + ".join(n[1] for n in names))
+        cost = float(d.grads.cost) if d.grads is not None else None
+        items.append(("text", "L is the sum of the loss terms of the outputs" if len(terms) > 1 else
+                      "One output: L is its loss term"))
+        items.append(self.eq(("tex", "L", "L"), lhs if len(terms) > 1 else None, ("sym", total),
+                             self.numbers(total), self.value(cost)))
+
+    def output(self, items: list, o: S.OutputRule) -> None:
+        d = self.d
+        k = o.k
+        ell_tex, ell_txt = self.ell(k)
+        ak, zk = d.a[k], d.z[k]
+        feeds = bool(d.children.get(k))
+        items.append(("text", f"Output {k}: the loss term and the activation {self.txt(ak)} = g({self.txt(zk)})."))
+        dl = self.partial(ell_tex, ell_txt, ak)
+        da = ("tex", rf"\frac{{\partial {self.tex(ak)}}}{{\partial {self.tex(zk)}}}",
+              f"∂{self.txt(ak)}/∂{self.txt(zk)}")
+        items.append(self.eq(dl, ("sym", o.dl_da), self.numbers(o.dl_da),
+                             self.value(self._num(o.dl_da))))
+        items.append(self.eq(da, ("sym", o.prime), self.numbers(o.prime), self.value(self._num(o.prime))))
+        prod = ("tex", dl[1] + da[1], f"{dl[2]} · {da[2]}")
+        lhs = [("sym", d.delta[k]), self.partial("L", "L", zk)] if not feeds else []
+        if o.canonical:
+            items.append(("text", f"A canonical pair, so the product is a − t: {o.canonical}."))
+        items.append(self.eq(*lhs, prod, ("sym", o.direct), ("sym", o.direct_z) if o.direct_z is not None else None,
+                             self.numbers(o.direct), self.value(self._num(o.direct))))
+        if feeds:
+            items.append(("text", f"Output {k} also feeds {', '.join(d.children[k])}: its δ adds those terms "
+                                  "(below); the product above is only its own loss term's part."))
+
+    def _num(self, e: sp.Expr):
+        if not self.d.values:
+            return None
+        return S_value(e, self.d)
+
+    def chain_sides(self) -> list:
+        d, r = self.d, self.r
+        kind, key = d.resolve(r.wrt)
+        if kind == "w":
+            i, j = key
+            return [("tex", rf"\frac{{\partial L}}{{\partial {self.tex(d.z[j])}}}"
+                            rf"\frac{{\partial {self.tex(d.z[j])}}}{{\partial {self.tex(d.w[key])}}}",
+                     f"∂L/∂{self.txt(d.z[j])} · ∂{self.txt(d.z[j])}/∂{self.txt(d.w[key])}")]
+        if kind == "b":
+            return [("tex", rf"\frac{{\partial L}}{{\partial {self.tex(d.z[key])}}}"
+                            rf"\frac{{\partial {self.tex(d.z[key])}}}{{\partial {self.tex(d.b[key])}}}",
+                     f"∂L/∂{self.txt(d.z[key])} · ∂{self.txt(d.z[key])}/∂{self.txt(d.b[key])}")]
+        return []
+
+    def update(self, items: list, target: sp.Symbol, lr) -> None:
+        r = self.r
+        k = lr if isinstance(lr, sp.Symbol) else sp.Float(lr)
+        new_tex = rf"{self.tex(target)} - {sp.latex(k)} \frac{{\partial L}}{{\partial {self.tex(target)}}}"
+        new_txt = f"{self.txt(target)} − {sp.sstr(k)}·∂L/∂{self.txt(target)}"
+        sides = [("tex", new_tex, new_txt), ("sym", target - k * r.head)]
+        if r.expression is not None:
+            sides.append(("sym", target - k * r.expression))
+        if self.d.values:
+            old = self.d.values[target.name]
+            if isinstance(lr, sp.Symbol):
+                sides.append(("sym", sp.Float(old, 9) - sp.Float(r.value, 10) * k))
+            else:
+                sides.append(("val", old - float(lr) * r.value))
+        items.append(("update", target, sides))
+
+
+def S_value(e: sp.Expr, d: S.Deriver) -> float:
+    vals = {}
+    for table in (d.z, d.a, d.b, d.delta, d.t):
+        for s in table.values():
+            if s.name in d.values:
+                vals[s] = d.values[s.name]
+    for s in d.w.values():
+        vals[s] = d.values.get(s.name, 0.0)
+    return numeric_value(e, vals)
+
+
+# --- rendering ---------------------------------------------------------------------------------------------------
+
+
+def _side(w: Writer, side, tex: bool) -> str:
+    kind = side[0]
+    if kind == "tex":
+        return side[1] if tex else side[2]
+    if kind == "sym":
+        e = side[1].xreplace(w.m)
+        return sp.latex(e) if tex else sp.sstr(e).replace("delta", "δ")
+    if kind == "num":
+        return with_numbers(side[1].xreplace(w.m), w.vals, tex)
+    return fmt_number(side[1], 10)
+
+
+def _chain(w: Writer, item, tex: bool) -> str:
+    if item[0] == "update":
+        _, target, sides = item
+        arrow = r" \leftarrow " if tex else " ← "
+        name = w.tex(target) if tex else w.txt(target)
+        return name + arrow + " = ".join(_side(w, s, tex) for s in sides)
+    return " = ".join(_side(w, s, tex) for s in item[1])
+
+
+def table(w: Writer) -> list[str]:
+    d = w.d
+    zl, al, yl, _, _ = S.NOTATIONS[w.notation]
+    label = f"{al} ({yl} for outputs)" if al != yl else al
+    out = [f"| neuron | {zl} (weighted input) | {label} (activity; x for inputs) |", "|---|---|---|"]
+    for j in d.net.ids:
+        z = d.values.get(d.z[j].name)
+        out.append(f"| {j} | {'' if z is None else fmt_number(z)} | {fmt_number(d.values[d.a[j].name])} |")
+    return out
+
+
+def markdown(w: Writer, worked: Worked) -> str:
+    r = w.r
+    target = w.target_symbol()
+    lines = [f"### $\\frac{{\\partial L}}{{\\partial {w.tex(target)}}}$ {worked.title}", ""]
+    for heading, items in worked.sections:
+        if heading:
+            lines += [f"**{heading}**", ""]
+        for item in items:
+            if item[0] == "text":
+                lines += [item[1], ""]
+            elif item[0] == "table":
+                lines += table(w) + [""]
+            else:
+                lines += [f"$$ {_chain(w, item, True)} $$", ""]
+    if r.value is not None:
+        lines.append(f"**Value at the sample:** ${w.partial('L', 'L', target)[1]} = {fmt_number(r.value, 10)}$")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def latex(w: Writer, worked: Worked) -> str:
+    out = []
+    for heading, items in worked.sections:
+        if heading:
+            out.append(rf"\paragraph{{{_tex_text(heading)}}}")
+        eqs = []
+        for item in items:
+            if item[0] == "text":
+                if eqs:
+                    out += [r"\begin{align*}", " \\\\\n".join(eqs), r"\end{align*}"]
+                    eqs = []
+                out.append(_tex_text(item[1]))
+            elif item[0] == "table":
+                continue
+            else:
+                chain = _chain(w, item, True)
+                lhs, _, rest = chain.partition(" = ") if item[0] == "eq" else chain.partition(r" \leftarrow ")
+                eqs.append(f"{lhs} &= {rest}" if item[0] == "eq" else f"{lhs} &\\leftarrow {rest}")
+        if eqs:
+            out += [r"\begin{align*}", " \\\\\n".join(eqs), r"\end{align*}"]
+    return "\n".join(out) + "\n"
+
+
+def _tex_text(s: str) -> str:
+    """Prose for LaTeX: math kept, the Unicode symbols of the text written as LaTeX."""
+    parts = s.split("$")
+    for n in range(0, len(parts), 2):
+        p = parts[n]
+        for a, b in (("δ", r"$\delta$"), ("Σ", r"$\sum$"), ("′", "$'$"), ("∂", r"$\partial$"), ("ℓ", r"$\ell$"),
+                     ("σ", r"$\sigma$"), ("−", "-"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&")):
+            p = p.replace(a, b)
+        parts[n] = p
+    return "$".join(parts)
+
+
+def text(w: Writer, worked: Worked, expanded: bool) -> str:
+    """The short form for a terminal: the δ form, the target's rule, and (with --expanded) the full formula."""
+    d, r = w.d, w.r
+    target = w.target_symbol()
+    lhs = f"∂L/∂{w.txt(target)}"
+    where = "at the sample" if d.values else "symbolically (no sample)"
+    lines = [f"{lhs} {where} ({w.notation}: {S.NOTATIONS[w.notation][4]})"]
+    if r.legend:
+        lines.append("renamed ids: " + ", ".join(f"{k} = {v!r}" for k, v in r.legend.items()))
+    for o in r.output_steps:
+        own = _side(w, ("sym", o.direct), False)
+        z = f" = {_side(w, ('sym', o.direct_z), False)}" if o.direct_z is not None else ""
+        why = f"   (canonical pair: {o.canonical})" if o.canonical else ""
+        lines.append(f"output {o.k}: ∂ℓ/∂{w.txt(d.a[o.k])} · g′({w.txt(d.z[o.k])}) = {own}{z}{why}")
+    lines.append("δ form, backward from the outputs:")
+    for s, rule, _, v in r.steps:
+        val = "" if v is None else f"   = {v:.10g}"
+        lines.append(f"  {w.txt(s)} = {_side(w, ('sym', rule), False)}{val}")
+    lines.append(f"{lhs} = {_side(w, ('sym', r.head), False)}")
+    if expanded:
+        if r.expression is not None:
+            lines.append(f"written out and simplified:\n  {lhs} = {_side(w, ('sym', r.expression), False)}")
+    for note in r.notes:
+        lines.append(f"note: {note}")
+    if r.value is not None:
+        lines.append(f"value: {r.value:.12g}")
+    for heading, items in worked.sections:
+        for item in items:
+            if item[0] == "update":
+                lines.append("update: " + _chain(w, item, False))
+    return "\n".join(lines)
