@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # SymPy loads only when a derivation runs, so the other comma
 FORMATS = ("text", "latex", "markdown", "json")
 NOTATION_CHOICES = ("nielsen", "bishop", "exam", "homework")
 LIKELIHOODS = ("gaussian", "bernoulli", "categorical", "poisson", "exponential")  # explain/likelihood.py
-PARTS = ("all", "formula", "recursion", "linear", "backprop", "batch", "sgd")  # explain/layered_derivation.py
+PARTS = ("all", "formula", "recursion", "linear", "delta", "gradients", "backprop", "batch", "sgd")  # explain/layered_derivation.py
 
 
 def register(sub) -> None:

@@ -24,7 +24,8 @@ from ..engine.layered import Network
 from ..errors import DeltapropError
 from .symbolic import CANONICAL
 
-PARTS = ("all", "formula", "recursion", "linear", "backprop", "batch", "sgd")
+PARTS = ("all", "formula", "recursion", "linear", "delta", "gradients", "batch", "sgd")
+GROUPS = {"backprop": ("delta", "gradients")}  # a name for several parts
 MAX_NESTED = 6  # the network as one nested formula is written for up to this many layers
 
 
@@ -92,15 +93,15 @@ class LayeredDeriver:
 
     # --- the parts ---
     def build(self, part: str = "all") -> list:
-        if part not in PARTS:
-            raise DeltapropError(f"unknown part {part!r}; choose from {', '.join(PARTS)}")
+        if part not in PARTS and part not in GROUPS:
+            raise DeltapropError(f"unknown part {part!r}; choose from {', '.join(PARTS + tuple(GROUPS))}")
         L = self.L
         sizes = self.net.sizes
         acts = ", ".join(g.name for g in self.net.activations)
         self.text(f"Network {'-'.join(map(str, sizes))} (activations {acts}; loss {self.net.loss.name}, "
                   f"batch cost the {self.net.reduction} over the samples). Notation: {L.name}.")
         for name in PARTS[1:]:
-            if part in ("all", name):
+            if part in ("all", name) or name in GROUPS.get(part, ()):
                 getattr(self, f"part_{name}")()
         return self.out
 
@@ -156,8 +157,9 @@ class LayeredDeriver:
         """Seed 003 (d): without the non-linearities the network is one linear map of x."""
         L = self.L
         self.head("Without non-linearities the model is linear (seed 003 d)")
-        self.text("With h_l(a) = a every layer is z^(l) = W^(l) z^(l−1) + b^(l); substituting each layer into the "
-                  "next:")
+        self.text("With every activation the identity, each layer is one affine map of the one below, "
+                  "v^(l) = W^(l) v^(l−1) + b^(l) (v^(0) = x, W^(l) the layer's weights from below to above); "
+                  "substituting each layer into the next:")
         self.eq(r"y = W^{(L)}\left(\cdots W^{(2)}\left(W^{(1)} x + b^{(1)}\right) + b^{(2)} \cdots\right) + b^{(L)}"
                 r" = \tilde W x + \tilde b, \quad \tilde W = W^{(L)} \cdots W^{(1)}, \quad"
                 r" \tilde b = \sum_{l=1}^{L} W^{(L)} \cdots W^{(l+1)} b^{(l)}",
@@ -193,6 +195,18 @@ class LayeredDeriver:
         dz_t = f"δ_j^(L) = ∂{c}/∂{z}_j^(L)"
         aL = f"{a}_j" if L.out != L.act else f"{a}_j^{{(L)}}"
         aL_t = f"{a}_j" if L.out != L.act else f"{a}_j^(L)"
+        if key == ("softmax", "cross_entropy"):  # seed 003 (i), finished: in the logits
+            o, zz = (L.out if L.out != L.act else L.act), z
+            return [(rf"{c} = -\sum_k {t}_k \log {o}_k = -\sum_k {t}_k {zz}_k^{{(L)}} + \Big(\sum_k {t}_k\Big)"
+                     rf" \log \sum_k e^{{{zz}_k^{{(L)}}}} = -\sum_k {t}_k {zz}_k^{{(L)}} + \log \sum_k e^{{{zz}_k^{{(L)}}}}",
+                     f"{c} = −Σ_k {t}_k log {o}_k = −Σ_k {t}_k {zz}_k^(L) + (Σ_k {t}_k) log Σ_k e^{zz}_k^(L) "
+                     f"= −Σ_k {t}_k {zz}_k^(L) + log Σ_k e^{zz}_k^(L)   (Σ_k {t}_k = 1)"),
+                    (rf"\frac{{\partial}}{{\partial {zz}_j^{{(L)}}}} \log \sum_k e^{{{zz}_k^{{(L)}}}} = "
+                     rf"\frac{{e^{{{zz}_j^{{(L)}}}}}}{{\sum_k e^{{{zz}_k^{{(L)}}}}}} = {o}_j",
+                     f"∂/∂{zz}_j^(L) log Σ_k e^{zz}_k^(L) = e^{zz}_j^(L) / Σ_k e^{zz}_k^(L) = {o}_j"),
+                    (f"{dz} = {aL} - {t}_j", f"{dz_t} = {aL_t} − {t}_j")], \
+                ("a canonical pair: " + CANONICAL[key] + ". Seed 003's own answer to (i) stops before this: it "
+                 "puts ∂a/∂w into the loss and differentiates with respect to the weights")
         if key in CANONICAL:
             return [(f"{dz} = {aL} - {t}_j", f"{dz_t} = {aL_t} − {t}_j")], "a canonical pair: " + CANONICAL[key]
         grad = self.loss_gradient()
@@ -226,13 +240,13 @@ class LayeredDeriver:
         e = sp.simplify(e).subs({formulas.a: sp.Symbol(f"{a_name}_j"), formulas.t: sp.Symbol(f"{L.t}_j")})
         return sp.latex(e), sp.sstr(e)
 
-    def part_backprop(self) -> None:
-        """Seed 000 (a, b), seed 002, seed 003 (i, j): the four equations, index form and matrix form."""
+    def part_delta(self) -> None:
+        """Seed 000 (a), seed 002 (equations 1, 2), seed 003 (i, j, k): δᴸ and the δˡ recursion."""
         L = self.L
         z, a, w, c = L.zin, L.act, L.w, L.c
         h = "h" if L.h == "h" else ("\\sigma" if L.h == r"\sigma" else "g")
         ht = {"h": "h", "g": "g"}.get(h, "σ")
-        self.head("Backpropagation, one sample (index form, then matrix form)")
+        self.head("Backpropagation, one sample: the δ's (index form, then matrix form)")
         self.text(f"δ_j^(l) = ∂{c}/∂{z}_j^(l), the derivative of one sample's cost {c} with respect to a weighted "
                   f"input.")
         rules, why = self.delta_L()
@@ -256,10 +270,18 @@ class LayeredDeriver:
             self.eq(rf"\delta^{{(l)}} = \left(({w}^{{(l+1)}})^\top \delta^{{(l+1)}}\right) \odot "
                     rf"{h}_l'\left({z}^{{(l)}}\right)",
                     f"δ^(l) = (({w}^(l+1))ᵀ δ^(l+1)) ⊙ {ht}_l′({z}^(l))")
+        if not self.symbolic_only and self.X is not None:
+            self.numbers(self.X[:1], self.T[:1], one=True, grads=False)
+
+    def part_gradients(self) -> None:
+        """Seed 000 (b), seed 002 (equations 3, 4), seed 003 (j): ∂c/∂W and ∂c/∂b."""
+        L = self.L
+        z, a, w, c = L.zin, L.act, L.w, L.c
+        self.head("Backpropagation, one sample: the gradients (index form, then matrix form)")
         prev = f"{a}_i^{{(l-1)}}" if L.ij else f"{a}_{{{'i' if L.bias_in_sum else 'k'}}}^{{(l-1)}}"
         wji = f"{w}_{{ij}}^{{(l)}}" if L.ij else (f"{w}_{{ji}}^{{(l)}}" if L.bias_in_sum else f"{w}_{{jk}}^{{(l)}}")
-        self.text("Weights and biases: z_j^(l) is linear in its own weights and bias, ∂z_j^(l)/∂w = the activity "
-                  "the weight multiplies, ∂z_j^(l)/∂b_j = 1:")
+        self.text(f"Weights and biases: {z}_j^(l) is linear in its own weights and bias: ∂{z}_j^(l)/∂w is the "
+                  f"activity the weight multiplies, and ∂{z}_j^(l)/∂b_j = 1:")
         self.eq(rf"\frac{{\partial {c}}}{{\partial {wji}}} = \delta_j^{{(l)}} {prev}",
                 f"∂{c}/∂{_plain(wji)} = δ_j^(l) {_plain(prev)}")
         if L.bias_in_sum:
@@ -267,7 +289,7 @@ class LayeredDeriver:
                     f"∂{c}/∂{w}_j0^(l) = δ_j^(l) · 1   (the bias, x_0 = {a}_0 = 1)")
         else:
             self.eq(rf"\frac{{\partial {c}}}{{\partial b_j^{{(l)}}}} = \delta_j^{{(l)}}",
-                    f"∂{c}/∂b_j^(l) = δ_j^(l)")
+                    f"∂{c}/∂b_j^(l) = δ_j^(l)" + ("   (seed 000 writes ∂c/∂b_i: the index is j)" if L.ij else ""))
         if L.ij:
             self.eq(rf"\frac{{\partial {c}}}{{\partial W^{{(l)}}}} = {a}^{{(l-1)}} (\delta^{{(l)}})^\top, \quad "
                     rf"\frac{{\partial {c}}}{{\partial b^{{(l)}}}} = \delta^{{(l)}}",
@@ -287,13 +309,15 @@ class LayeredDeriver:
         mean = self.net.reduction == "mean"
         s_tex, s_txt = (r"\frac{1}{N}", "(1/N) ") if mean else ("", "")
         self.head("A batch of N samples")
-        self.eq(rf"{C} = {s_tex}\sum_{{n=1}}^N {c}(x_n)", f"{C} = {s_txt}Σ_n {c}(x_n)"
+        cn = {"nielsen": ("C_{x_n}", "C_(x_n)"), "bishop": ("E_n", "E_n")}.get(self.notation, ("c(x_n)", "c(x_n)"))
+        self.eq(rf"{C} = {s_tex}\sum_{{n=1}}^N {cn[0]}", f"{C} = {s_txt}Σ_n {cn[1]}"
                 + ("   (the mean, as in seeds 000 and 002)" if mean else "   (the sum, as in seed 003)"))
         self.text("δ stays per sample: δ_nj^(l) for sample n, by the same rules; the weights are shared by every "
                   "sample, so only the gradient sums over n (seed 003's answer to (l) puts the sum inside δ and "
                   "gives the weights an index n; both are wrong).")
-        wji = f"{w}_{{ij}}^{{(l)}}" if L.ij else f"{w}_{{ji}}^{{(l)}}"
-        prev = f"{a}_{{ni}}^{{(l-1)}}"
+        src = "k" if self.notation == "nielsen" else "i"
+        wji = f"{w}_{{ij}}^{{(l)}}" if L.ij else f"{w}_{{j{src}}}^{{(l)}}"
+        prev = f"{a}_{{n{src}}}^{{(l-1)}}"
         wkj = f"{w}_{{jk}}^{{(l+1)}}" if L.ij else f"{w}_{{kj}}^{{(l+1)}}"
         h = "h" if L.h == "h" else ("\\sigma" if L.h == r"\sigma" else "g")
         self.eq(rf"\frac{{\partial {C}}}{{\partial {wji}}} = {s_tex}\sum_{{n=1}}^N \delta_{{nj}}^{{(l)}} {prev}, "
@@ -318,15 +342,23 @@ class LayeredDeriver:
                 "E_B[(1/|B|) Σ_{n∈B} ∇E_n] = Σ_n P(n ∈ B) (1/|B|) ∇E_n = Σ_n (|B|/N)(1/|B|) ∇E_n = (1/N) ∇E")
         self.text("for B drawn uniformly among the subsets of size |B| (each sample is in B with probability "
                   "|B|/N): the subset's mean gradient is on average the full gradient E = Σ_n E_n divided by N.")
-        if self.symbolic_only or self.X is None or not 2 <= len(self.X) <= 8:
+        if self.symbolic_only:
             return
         from itertools import combinations
 
-        N, B = len(self.X), max(1, len(self.X) // 2)
-        per = [self._grads(self.X[n:n + 1], self.T[n:n + 1]) for n in range(N)]
+        X, T, where = self.X, self.T, "this batch"
+        if X is None or not 2 <= len(X) <= 8:  # a small batch of its own, the same every time
+            rng = np.random.default_rng(0)
+            X = rng.standard_normal((6, self.net.sizes[0]))
+            k = self.net.sizes[-1]
+            T = np.eye(k)[rng.integers(0, k, 6)] if self.net.activations[-1].name == "softmax" else \
+                rng.uniform(0.1, 0.9, (6, k))
+            where = "a batch drawn with seed 0"
+        N, B = len(X), max(1, len(X) // 2)
+        per = [self._grads(X[n:n + 1], T[n:n + 1]) for n in range(N)]
         full = sum(per)
         avg = np.mean([np.mean([per[n] for n in S], axis=0) for S in combinations(range(N), B)], axis=0)
-        self.text(f"Checked on this batch, N = {N}, every subset of |B| = {B}: the mean over subsets of the "
+        self.text(f"Checked on {where}, N = {N}, every subset of |B| = {B}: the mean over subsets of the "
                   f"subset's mean gradient is {_vec(avg)} and (1/N) Σ_n ∇E_n is {_vec(full / N)} "
                   f"(largest difference {np.max(np.abs(avg - full / N)):.1e}).")
 
@@ -334,7 +366,7 @@ class LayeredDeriver:
         g = self.net.loss_and_grads(X, T)
         return np.concatenate([p.ravel() for pair in zip(g.W, g.b) for p in pair])
 
-    def numbers(self, X, T, one: bool) -> None:
+    def numbers(self, X, T, one: bool, grads: bool = True) -> None:
         """The engine's z, a, δ per layer and the matrix formulas applied to them."""
         L, net = self.L, self.net
         tr = net.forward(X)
@@ -349,21 +381,24 @@ class LayeredDeriver:
             md, mp = self.matrix(d), self.matrix(prev)
             if L.ij:
                 GW = s * prev @ d.T
-                lhs_t, rhs = "a^(l−1) δᵀ", (mp, md)
+                lhs_t, rhs = f"{L.act}^(l−1) δᵀ", (mp, md)
             else:
                 GW = s * d @ prev.T
-                lhs_t, rhs = "δ aᵀ", (md, mp)
+                lhs_t, rhs = f"δ {L.act}ᵀ", (md, mp)
             mg = self.matrix(GW)
             mb = self.matrix((s * d.sum(axis=1))[:, None])
             sc = ("" if s == 1 else r"\frac{1}{N}", "" if s == 1 else "(1/N) ")
             self.eq(rf"\delta^{{({layer})}} = {md[0]}", f"δ^({layer}) = {md[1]}")
+            if not grads:
+                continue
             Wn = "W" if L.ij else L.w
             op = (rf"{rhs[0][0]} {rhs[1][0]}^\top")
             self.eq(rf"\frac{{\partial {L.C if not one else L.c}}}{{\partial {Wn}^{{({layer})}}}} = {sc[0]}{op}"
                     rf" = {mg[0]}, \quad \frac{{\partial {L.C if not one else L.c}}}{{\partial b^{{({layer})}}}}"
                     rf" = {mb[0]}",
                     f"∂{L.C if not one else L.c}/∂{Wn}^({layer}) = {sc[1]}{lhs_t} = {mg[1]},   ∂/∂b^({layer}) = {mb[1]}")
-        self.text(f"batch cost {L.C} = {g.cost:.10g}")
+        if grads:
+            self.text(f"batch cost {L.C} = {g.cost:.10g}")
 
 
 def _h_text(L: Letters) -> str:

@@ -208,8 +208,10 @@ CANONICAL = {  # (output activation, loss): why δ = a − t
     ("identity", "quadratic"): "identity output with the quadratic loss: ∂ℓ/∂a = a − t and a′ = 1",
     ("sigmoid", "binary_cross_entropy"): "sigmoid output with binary cross-entropy (the Bernoulli likelihood): "
                                          "∂ℓ/∂a = (a − t)/(a(1 − a)) and σ′(z) = a(1 − a) cancel",
-    ("softmax", "cross_entropy"): "softmax with cross-entropy (the categorical likelihood): the Jacobian "
-                                  "∂a_m/∂z_k = a_m(1[m=k] − a_k) times ∂ℓ/∂a_m = −t_m/a_m sums to a_k − t_k",
+    ("softmax", "cross_entropy"): "softmax with cross-entropy (the categorical likelihood): the softmax "
+                                  "Jacobian, output m by weighted input k, out_m(1[m = k] − out_k), times "
+                                  "∂ℓ/∂out_m = −t_m/out_m, summed over m, is out_k Σ_m t_m − t_k = out_k − t_k "
+                                  "for targets that sum to 1",
 }
 
 NOTATIONS = {
