@@ -406,28 +406,37 @@ def check_graph(doc: dict, rng: random.Random, targets: int = 3, points: int = 2
         for o in others:
             n2 = graph.from_dict(o)
             there.append(Values(n2, *n2.default_batch(o), d, notation))
-        for eq in eqs:
-            sides = split_sides(eq)
-            count += 1
+        c, f = check_equations(eqs, here, there, primes, f"{wrt} [{notation}]")
+        count += c
+        failures += f
+    return count, failures
+
+
+def check_equations(eqs: list[str], here: Values, there: list[Values], primes: dict, label: str = ""):
+    """(count, failures): each chain's sides equal at the sample (``here``) and, without numbers, at ``there``."""
+    count, failures = 0, []
+    for eq in eqs:
+        sides = split_sides(eq)
+        count += 1
+        try:
+            readers = [TexReader(here.lookup, primes) for _ in sides]
+            vals = [rd.value(s) for rd, s in zip(readers, sides)]
+        except (Unparsed, ValueError, OverflowError, ZeroDivisionError) as e:
+            failures.append(f"{label} unreadable: {e} in {eq}")
+            continue
+        if not all(close(v, vals[0], 2e-3) for v in vals):
+            failures.append(f"{label} false at the sample: {eq}\n    values {vals}")
+            continue
+        symbolic_sides = [s for s, rd in zip(sides, readers) if not has_numbers(s, rd)]
+        if len(symbolic_sides) < 2:
+            continue
+        for vs in there:
             try:
-                readers = [TexReader(here.lookup, primes) for _ in sides]
-                vals = [rd.value(s) for rd, s in zip(readers, sides)]
-            except (Unparsed, ValueError, OverflowError, ZeroDivisionError) as e:
-                failures.append(f"{wrt} [{notation}] unreadable: {e} in {eq}")
-                continue
-            if not all(close(v, vals[0], 2e-3) for v in vals):
-                failures.append(f"{wrt} [{notation}] false at the sample: {eq}\n    values {vals}")
-                continue
-            symbolic_sides = [s for s, rd in zip(sides, readers) if not has_numbers(s, rd)]
-            if len(symbolic_sides) < 2:
-                continue
-            for vs in there:
-                try:
-                    vv = [TexReader(vs.lookup, primes).value(s) for s in symbolic_sides]
-                except (ValueError, OverflowError, ZeroDivisionError):
-                    continue  # outside the domain at this point (log of a negative): nothing to compare
-                if not all(close(v, vv[0], 1e-7) for v in vv):
-                    failures.append(f"{wrt} [{notation}] false at a random point: {eq}\n    values {vv}")
+                vv = [TexReader(vs.lookup, primes).value(s) for s in symbolic_sides]
+            except (ValueError, OverflowError, ZeroDivisionError):
+                continue  # outside the domain at this point (log of a negative): nothing to compare
+            if not all(close(v, vv[0], 1e-7) for v in vv):
+                failures.append(f"{label} false at a random point: {eq}\n    values {vv}")
     return count, failures
 
 

@@ -51,7 +51,7 @@ class Budget:
 
     simplify_ops: int = 80  # simplify() only below this many operations; cancel/factor_terms above
     expanded_ops: int = 4000  # the written-out form is built only when its size estimate is below this
-    seconds: float = 3.0  # SymPy time for one derivation; past it the unsimplified forms are kept
+    seconds: float = 2.0  # SymPy time for one derivation; past it the unsimplified forms are kept
     spent: float = 0.0
     notes: list[str] = field(default_factory=list)
 

@@ -195,7 +195,7 @@ class Writer:
         if r.expression is not None:
             full.append(self.eq(self.partial("L", "L", target), ("sym", r.expression)))
         for note in r.notes:
-            full.append(("text", note[0].upper() + note[1:] + "."))
+            full.append(("text", (note[0].upper() if note[0].isascii() else note[0]) + note[1:] + "."))
         if lr is not None and r.kind in ("w", "b"):
             self.update(w.section("The update."), target, lr)
         return w
