@@ -220,6 +220,7 @@ NOTATIONS = {
     "bishop": ("a", "z", "y", "ji", "a weighted input, z = h(a) activity, y output, x input, w_ji from i into j "
                                     "(Bishop, seed 003)"),
     "exam": ("z", "x", "x", "ij", "z input current, x activity, w_ij from i into j (seed 004)"),
+    "homework": ("z", "a", "a", "ij", "z weighted input, a = g(z) activity, x input, W_ij from i into j (seed 000)"),
 }
 
 

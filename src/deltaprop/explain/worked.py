@@ -19,6 +19,12 @@ from sympy.printing.str import StrPrinter
 from . import symbolic as S
 
 FORMATS = ("text", "latex", "markdown", "json")
+BACKWARD = {  # the rule each δ follows, in the notation's letters
+    "nielsen": "Backward, neuron by neuron: δ_j = σ′_j(z_j) (Σ_k w_jk δ_k + ∂ℓ_j/∂a_j for an output).",
+    "bishop": "Backward, neuron by neuron: δ_j = h′_j(a_j) (Σ_k w_kj δ_k + ∂ℓ_j/∂y_j for an output).",
+    "exam": "Backward, neuron by neuron: δ_j = σ′_j(z_j) (Σ_k w_jk δ_k + ∂ℓ_j/∂x_j for an output).",
+    "homework": "Backward, neuron by neuron: δ_j = g′_j(z_j) (Σ_k W_jk δ_k + ∂ℓ_j/∂a_j for an output).",
+}
 MAX_FORWARD_LINES = 40  # forward equations are written for networks up to this many neurons; a table beyond
 
 
@@ -159,11 +165,14 @@ class Writer:
         return ("eq", [s for s in sides if s is not None])
 
     def numbers(self, e: sp.Expr):
-        """('num', e) when there is a sample and e has symbols to fill in; else None."""
-        return ("num", e) if self.d.values and e.free_symbols else None
+        """('num', e) when there is a sample and e has symbols to fill in and operations to show; else None."""
+        if not self.d.values or not e.free_symbols or isinstance(e, (sp.Symbol, sp.Function, S.sigma_prime)):
+            return None
+        return ("num", e)
 
-    def value(self, v):
-        return None if v is None else ("val", v)
+    def value(self, v, e: sp.Expr | None = None):
+        """('val', v), unless e is that number already (σ′ = 1 = 1)."""
+        return None if v is None or (e is not None and e.is_Number) else ("val", v)
 
     # --- the solution ---
     def build(self, expanded: bool, lr) -> Worked:
@@ -184,8 +193,7 @@ class Writer:
         outs = w.section("The outputs.")
         for rule in r.output_steps:
             self.output(outs, rule)
-        back = w.section("Backward, neuron by neuron (δ_j = g′(z_j) Σ_k w_jk δ_k, plus ∂ℓ_j/∂a_j g′(z_j) "
-                         "for an output).")
+        back = w.section(BACKWARD[self.notation])
         for s, rule, _, v in r.steps:
             back.append(self.eq(("sym", s), ("sym", rule), self.numbers(rule), self.value(v)))
         chain = w.section("The chain rule for the target.")
@@ -259,7 +267,7 @@ class Writer:
               f"∂{self.txt(ak)}/∂{self.txt(zk)}")
         items.append(self.eq(dl, ("sym", o.dl_da), self.numbers(o.dl_da),
                              self.value(self._num(o.dl_da))))
-        items.append(self.eq(da, ("sym", o.prime), self.numbers(o.prime), self.value(self._num(o.prime))))
+        items.append(self.eq(da, ("sym", o.prime), self.numbers(o.prime), self.value(self._num(o.prime), o.prime)))
         prod = ("tex", dl[1] + da[1], f"{dl[2]} · {da[2]}")
         lhs = [("sym", d.delta[k]), self.partial("L", "L", zk)] if not feeds else []
         if o.canonical:
@@ -302,6 +310,7 @@ class Writer:
             if isinstance(lr, sp.Symbol):
                 sides.append(("sym", sp.Float(old, 9) - sp.Float(r.value, 10) * k))
             else:
+                sides.append(("num", target - k * r.head))
                 sides.append(("val", old - float(lr) * r.value))
         items.append(("update", target, sides))
 
@@ -344,8 +353,8 @@ def _chain(w: Writer, item, tex: bool) -> str:
 def table(w: Writer) -> list[str]:
     d = w.d
     zl, al, yl, _, _ = S.NOTATIONS[w.notation]
-    label = f"{al} ({yl} for outputs)" if al != yl else al
-    out = [f"| neuron | {zl} (weighted input) | {label} (activity; x for inputs) |", "|---|---|---|"]
+    label = f"{al}, {yl} for an output, x for an input" if al != yl else f"{al}, x for an input"
+    out = [f"| neuron | weighted input {zl} | activity ({label}) |", "|---|---|---|"]
     for j in d.net.ids:
         z = d.values.get(d.z[j].name)
         out.append(f"| {j} | {'' if z is None else fmt_number(z)} | {fmt_number(d.values[d.a[j].name])} |")
