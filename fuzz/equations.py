@@ -37,6 +37,7 @@ ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", 
 LOSSES = [{"name": "quadratic"}, {"formula": "(a - t)**2/2 + a**4/10"}, {"formula": "log(cosh(a - t))"},
           {"formula": "(a - t)**2"}, {"formula": "abs(a - t)**3/3"}]
 NOTATIONS = ["nielsen", "bishop", "exam"]
+SOFTMAX = False  # set once the graph engine takes softmax outputs
 
 
 class Unparsed(Exception):
@@ -271,6 +272,12 @@ class Values:
             return self.ell[top][1]
         q_top, q_bot = self.kinds.get(top), self.kinds.get(bottom)
         net = self.net
+        soft = lambda j: net.index[j] >= net.n_inputs and \
+            net.activations[net.index[j] - net.n_inputs].name == "softmax"  # noqa: E731
+        if q_top and q_bot and q_top[0] == "a" and q_bot[0] == "z" and soft(q_top[1]) and soft(q_bot[1]):
+            m, k = net.index[q_top[1]], net.index[q_bot[1]]  # the softmax Jacobian a_m (1[m = k] − a_k)
+            A = self.tr.A[:, 0]
+            return A[m] * ((m == k) - A[k])
         if q_top and q_bot and q_top[0] == "a" and q_bot[0] == "z" and q_top[1] == q_bot[1]:
             return self.g.sigma_prime[net.index[q_top[1]], 0] if self.g.sigma_prime.ndim == 2 else \
                 float(net.activations[net.index[q_top[1]] - net.n_inputs].df(
@@ -305,15 +312,35 @@ def prime_functions() -> dict:
 # --- random graphs --------------------------------------------------------------------------------------------------
 
 
-def random_doc(rng: random.Random) -> dict:
-    n_in, n_hidden, n_out = rng.randint(1, 3), rng.randint(0, 4), rng.randint(1, 3)
+SOFTMAX_LOSSES = [{"name": "cross_entropy"}, {"formula": "(a - t)**2/2"}, {"formula": "-t*log(a) + a**2"}]
+
+
+def softmax_doc(rng: random.Random) -> dict:
+    """Hidden neurons with skip links, and 2–4 outputs that share one softmax."""
+    doc = random_doc(rng, n_out=rng.randint(2, 4), feed_outputs=False)
+    for o in doc["outputs"]:
+        doc["neurons"][o]["activation"] = "softmax"
+    loss = dict(rng.choice(SOFTMAX_LOSSES))
+    doc["loss"] = loss
+    t = [rng.random() for _ in doc["outputs"]]
+    if loss.get("name") == "cross_entropy" or rng.random() < 0.5:  # one-hot targets, or any positive ones
+        t = [0.0] * len(t)
+        t[rng.randrange(len(t))] = 1.0
+    doc["sample"]["t"] = dict(zip(doc["outputs"], t))
+    return doc
+
+
+def random_doc(rng: random.Random, n_out: int | None = None, feed_outputs: bool = True) -> dict:
+    n_in, n_hidden = rng.randint(1, 3), rng.randint(0, 4)
+    n_out = rng.randint(1, 3) if n_out is None else n_out
     inputs = [str(i + 1) for i in range(n_in)] if rng.random() < 0.6 else [f"x{i + 1}" for i in range(n_in)]
     names = [str(n_in + i + 1) for i in range(n_hidden + n_out)] if inputs[0] == "1" else \
         [f"h{i + 1}" for i in range(n_hidden)] + [f"o{i + 1}" for i in range(n_out)]
     neurons, order = {}, list(inputs)
     for k, j in enumerate(names):
-        srcs = [s for s in order if rng.random() < 0.6] or [rng.choice(order)]
-        if k >= n_hidden and rng.random() < 0.3 and k > n_hidden:  # an output fed by an earlier output
+        pool = order if feed_outputs else [s for s in order if s not in names[n_hidden:]]
+        srcs = [s for s in pool if rng.random() < 0.6] or [rng.choice(pool)]
+        if feed_outputs and k >= n_hidden and rng.random() < 0.3 and k > n_hidden:  # an output fed by an output
             srcs = sorted(set(srcs) | {names[k - 1]}, key=order.index)
         neurons[j] = {"weights": {s: round(rng.uniform(-1.5, 1.5), 3) for s in srcs},
                       "bias": round(rng.uniform(-0.5, 0.5), 3), "activation": rng.choice(ACTIVATIONS)}
@@ -445,7 +472,7 @@ def run(graphs: int, seed: int, verbose: bool = True) -> tuple[int, int, list[st
     n_eq, fails, done = 0, [], 0
     t0 = time.perf_counter()
     for g in range(graphs):
-        doc = random_doc(rng)
+        doc = softmax_doc(rng) if SOFTMAX and g % 4 == 3 else random_doc(rng)
         try:
             c, f = check_graph(doc, rng)
         except Exception as e:  # a crash in derive is a failure too

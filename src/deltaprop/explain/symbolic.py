@@ -323,8 +323,34 @@ class Deriver:
     def act(self, j: str):
         return self.net.activations[self.net.index[j] - self.net.n_inputs]
 
+    def softmax_group(self) -> list[str]:
+        """The outputs that share one softmax (a vector-valued output activation), in output order."""
+        return [k for k in self.net.outputs if self.act(k).name == "softmax"]
+
+    def _softmax_rule(self, k: str) -> OutputRule:
+        """Output k of a softmax group: a_k = e^{z_k}/Σ_m e^{z_m}, whose Jacobian couples the group, so k's own
+        part of δ_k is Σ_m ∂ℓ_m/∂a_m · ∂a_m/∂z_k = a_k (∂ℓ_k/∂a_k − Σ_m a_m ∂ℓ_m/∂a_m)."""
+        group = self.softmax_group()
+        ak, zk, tk = self.a[k], self.z[k], self.t[k]
+        ell = self._loss.subs({formulas.a: ak, formulas.t: tk})
+        act = sp.exp(zk) / sp.Add(*[sp.exp(self.z[m]) for m in group])
+        dl = {m: tidy(sp.diff(self._loss.subs({formulas.a: self.a[m], formulas.t: self.t[m]}), self.a[m]),
+                      self.budget, f"∂ℓ/∂a of output {m}") for m in group}
+        if self.net.loss.name == "cross_entropy":
+            total = sp.Add(*[self.t[m] for m in group])
+            one = not self.values or abs(sum(self.values[self.t[m].name] for m in group) - 1) < 1e-12
+            direct = ak - tk if one else ak * total - tk
+            why = CANONICAL[("softmax", "cross_entropy")] + ("" if one else "; these targets do not sum to 1, "
+                                                               "so the sum stays")
+            return OutputRule(k, ell, dl[k], act, sp.Integer(1), direct, None, why)
+        direct = ak * (dl[k] - sp.Add(*[self.a[m] * dl[m] for m in group]))
+        return OutputRule(k, ell, dl[k], act, sp.Integer(1), direct, None,
+                          "", )
+
     def _output_rule(self, k: str) -> OutputRule:
         g = self.act(k)
+        if g.name == "softmax":
+            return self._softmax_rule(k)
         ak, zk, tk = self.a[k], self.z[k], self.t[k]
         ell = self._loss.subs({formulas.a: ak, formulas.t: tk})
         act = activation_expr(g, zk)

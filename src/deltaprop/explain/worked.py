@@ -240,7 +240,7 @@ class Writer:
         for j in net.ids[net.n_inputs:]:
             z = sp.Add(*[d.w[i, j] * d.a[i] for i in parents[j]], d.b[j])
             items.append(self.eq(("sym", d.z[j]), ("sym", z), self.numbers(z), self.value(d.values[d.z[j].name])))
-            g = S.activation_expr(d.act(j), d.z[j])
+            g = d.outputs[j].act if j in d.outputs else S.activation_expr(d.act(j), d.z[j])
             items.append(self.eq(("sym", d.a[j]), ("sym", g), self.value(d.values[d.a[j].name])))
 
     def loss(self, items: list) -> None:
@@ -255,9 +255,33 @@ class Writer:
         items.append(self.eq(("tex", "L", "L"), lhs if len(terms) > 1 else None, ("sym", total),
                              self.numbers(total), self.value(cost)))
 
+    def softmax_output(self, items: list, o: S.OutputRule) -> None:
+        """A softmax output: its Jacobian couples the group, so δ_k's own part sums over every output m."""
+        d, k = self.d, o.k
+        group = d.softmax_group()
+        ell_tex, ell_txt = self.ell(k)
+        items.append(("text", f"Output {k} is one of the softmax outputs {', '.join(group)}: "
+                              f"{self.txt(d.a[k])} = exp({self.txt(d.z[k])}) / Σ_m exp(z_m), and "
+                              "∂a_m/∂z_k = a_m(1[m = k] − a_k) couples them."))
+        items.append(self.eq(self.partial(ell_tex, ell_txt, d.a[k]), ("sym", o.dl_da), self.numbers(o.dl_da),
+                             self.value(self._num(o.dl_da), o.dl_da)))
+        terms_tex, terms_txt = [], []
+        for m in group:
+            e_tex, e_txt = self.ell(m)
+            terms_tex.append(rf"\frac{{\partial {e_tex}}}{{\partial {self.tex(d.a[m])}}}"
+                             rf"\frac{{\partial {self.tex(d.a[m])}}}{{\partial {self.tex(d.z[k])}}}")
+            terms_txt.append(f"∂{e_txt}/∂{self.txt(d.a[m])} · ∂{self.txt(d.a[m])}/∂{self.txt(d.z[k])}")
+        if o.canonical:
+            items.append(("text", f"A canonical pair, so the sum is a − t: {o.canonical}."))
+        items.append(self.eq(("sym", d.delta[k]), self.partial("L", "L", d.z[k]),
+                             ("tex", " + ".join(terms_tex), " + ".join(terms_txt)), ("sym", o.direct),
+                             self.numbers(o.direct), self.value(self._num(o.direct))))
+
     def output(self, items: list, o: S.OutputRule) -> None:
         d = self.d
         k = o.k
+        if d.act(k).name == "softmax":
+            return self.softmax_output(items, o)
         ell_tex, ell_txt = self.ell(k)
         ak, zk = d.a[k], d.z[k]
         feeds = bool(d.children.get(k))
@@ -426,6 +450,10 @@ def text(w: Writer, worked: Worked, expanded: bool) -> str:
         lines.append("renamed ids: " + ", ".join(f"{k} = {v!r}" for k, v in r.legend.items()))
     for o in r.output_steps:
         own = _side(w, ("sym", o.direct), False)
+        if d.act(o.k).name == "softmax":
+            why = f"   (canonical pair: {o.canonical})" if o.canonical else ""
+            lines.append(f"output {o.k} (softmax): Σ_m ∂ℓ_m/∂a_m · ∂a_m/∂{w.txt(d.z[o.k])} = {own}{why}")
+            continue
         z = f" = {_side(w, ('sym', o.direct_z), False)}" if o.direct_z is not None else ""
         why = f"   (canonical pair: {o.canonical})" if o.canonical else ""
         lines.append(f"output {o.k}: ∂ℓ/∂{w.txt(d.a[o.k])} · g′({w.txt(d.z[o.k])}) = {own}{z}{why}")
