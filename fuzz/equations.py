@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from deltaprop.cli.derive import render  # noqa: E402
-from deltaprop.engine import graph  # noqa: E402
+from deltaprop.files import netfile  # noqa: E402
 from deltaprop.explain import symbolic  # noqa: E402
 
 ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "square", "z**3/3 + z",
@@ -408,8 +408,8 @@ def close(x: float, y: float, rel: float) -> bool:
 
 def check_graph(doc: dict, rng: random.Random, targets: int = 3, points: int = 2) -> tuple[int, list[str]]:
     """(equations checked, failures) for one graph."""
-    net = graph.from_dict(doc)
-    X, T = net.default_batch(doc)
+    net = netfile.graph_from_dict(doc)
+    X, T = netfile.sample(doc, net)
     d = symbolic.Deriver(net, X, T)
     wrts = [f"z{d.sep}{d.spell[j]}" for j in net.neurons]
     wrts += [f"w{d.sep}{d.spell[i]}{d.sep}{d.spell[j]}" for i, j in net.edges]
@@ -431,8 +431,8 @@ def check_graph(doc: dict, rng: random.Random, targets: int = 3, points: int = 2
         here = Values(net, X, T, d, notation)
         there = []
         for o in others:
-            n2 = graph.from_dict(o)
-            there.append(Values(n2, *n2.default_batch(o), d, notation))
+            n2 = netfile.graph_from_dict(o)
+            there.append(Values(n2, *netfile.sample(o, n2), d, notation))
         c, f = check_equations(eqs, here, there, primes, f"{wrt} [{notation}]")
         count += c
         failures += f

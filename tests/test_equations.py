@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fuzz"))
 import equations as E  # noqa: E402
 
 from deltaprop.cli.derive import render  # noqa: E402
-from deltaprop.engine import graph  # noqa: E402
+from deltaprop.files import netfile  # noqa: E402
 from deltaprop.explain import symbolic  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,14 +29,15 @@ def outputs_feeding_outputs():
                        "o1": {"activation": "sigmoid", "weights": {"h": 1.1, "x2": 0.4}},
                        "o2": {"activation": "identity", "weights": {"o1": -0.8, "h": 0.6}}},
            "loss": {"name": "quadratic"}, "sample": {"x": {"x1": 0.3, "x2": -0.8}, "t": {"o1": 0.4, "o2": -0.2}}}
-    net = graph.from_dict(doc)
-    X, T = net.default_batch(doc)
+    net = netfile.graph_from_dict(doc)
+    X, T = netfile.sample(doc, net)
     return doc, net, X, T, symbolic.Deriver(net, X, T)
 
 
 def check(md: str, doc, net, X, T, d, notation="nielsen"):
     others = [E.reweighted(doc, random.Random(1))]
-    there = [E.Values(graph.from_dict(o), *graph.from_dict(o).default_batch(o), d, notation) for o in others]
+    nets = [netfile.graph_from_dict(o) for o in others]
+    there = [E.Values(n, *netfile.sample(o, n), d, notation) for n, o in zip(nets, others)]
     return E.check_equations(E.equations(md, ""), E.Values(net, X, T, d, notation), there, E.prime_functions())
 
 

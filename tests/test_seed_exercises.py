@@ -114,7 +114,7 @@ def test_002_four_equations_in_matrix_form_and_numbers():
     assert "∂C_x/∂w^(l) = δ^(l) (a^(l−1))ᵀ,   ∂C_x/∂b^(l) = δ^(l)" in out
     doc = netfile.read_toml(EX / "layered_002.toml")
     net = netfile.from_dict(doc)
-    X, T = netfile.sample(doc, "x")
+    X, T = netfile.sample(doc, net)
     fd = fd_grads(net, X, T)
     shown = matrices(out, "∂C_x/∂w^(")
     # printed layer 2 first: [∂w2, ∂b2, ∂w1, ∂b1]

@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import DeltapropError
-from .common import add_batch_arguments, dump_json, load_network_and_batch
+from .common import add_batch_arguments, dump_json, network_and_batch
 
 if TYPE_CHECKING:  # SymPy loads only when a derivation runs, so the other commands start fast
     from ..explain import symbolic as S
@@ -87,11 +87,9 @@ def run(args) -> int:
 
     if not args.wrt:
         raise DeltapropError("a neuron graph needs --wrt NAME: z3, a3, b6 or w46 (z_ID, w_I_J for longer ids)")
-    net, X, T, doc = load_network_and_batch(args)
+    net, X, T = network_and_batch(args, required=False)  # no batch at all: a symbolic derivation
     if not isinstance(net, GraphNetwork):
         raise DeltapropError(f"{args.file}: not a neuron-level file")
-    if X is None and "sample" in doc:
-        X, T = net.default_batch(doc)
     d = S.Deriver(net, X, T)
     r = d.derive(args.wrt)
     print(render(d, r, args.format, args.notation, args.expanded, lr))
@@ -128,8 +126,9 @@ def run_layered(args, doc) -> int:
     else:
         net = netfile.from_dict(doc, source=str(args.file))
         symbolic = not any("weights" in layer for layer in doc.get("layer", [])) and args.data is None
-        if "sample" in doc:
-            X, T = netfile.sample(doc, str(args.file))
+        s = netfile.sample(doc, net, str(args.file))
+        if s is not None:
+            X, T = s
     if args.data:
         X, T = data.load_xt(args.data)
     elif args.x is not None or args.t is not None:
