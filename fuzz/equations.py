@@ -37,7 +37,7 @@ ACTIVATIONS = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", 
 LOSSES = [{"name": "quadratic"}, {"formula": "(a - t)**2/2 + a**4/10"}, {"formula": "log(cosh(a - t))"},
           {"formula": "(a - t)**2"}, {"formula": "abs(a - t)**3/3"}]
 NOTATIONS = ["nielsen", "bishop", "exam"]
-SOFTMAX = False  # set once the graph engine takes softmax outputs
+SOFTMAX = True  # every fourth graph: outputs that share one softmax
 
 
 class Unparsed(Exception):
@@ -356,10 +356,16 @@ def random_doc(rng: random.Random, n_out: int | None = None, feed_outputs: bool 
 
 
 def reweighted(doc: dict, rng: random.Random) -> dict:
+    """Other weights, inputs and targets for the same graph; one-hot targets stay one-hot (a softmax's
+    a − t holds for targets that sum to 1, and says so)."""
+    t = {o: rng.uniform(-1, 1) for o in doc["outputs"]}
+    old = list(doc["sample"]["t"].values())
+    if sorted(old) == [0.0] * (len(old) - 1) + [1.0]:
+        hot = rng.choice(doc["outputs"])
+        t = {o: float(o == hot) for o in doc["outputs"]}
     new = {**doc, "neurons": {j: {**n, "weights": {s: rng.uniform(-1.5, 1.5) for s in n["weights"]},
                                   "bias": rng.uniform(-0.5, 0.5)} for j, n in doc["neurons"].items()},
-           "sample": {"x": {i: rng.uniform(-1.5, 1.5) for i in doc["inputs"]},
-                      "t": {o: rng.uniform(-1, 1) for o in doc["outputs"]}}}
+           "sample": {"x": {i: rng.uniform(-1.5, 1.5) for i in doc["inputs"]}, "t": t}}
     return new
 
 

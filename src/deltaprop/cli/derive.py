@@ -5,7 +5,7 @@
     deltaprop derive --layers 2-3-1 --activation sigmoid --loss quadratic [--part P]              no file at all
     deltaprop derive --likelihood gaussian|bernoulli|categorical|poisson|exponential              a loss from p(t|y)
 
-A neuron graph is derived at its [sample] (or --x/--t), or symbolically when it has none. ``--lr`` takes a
+A neuron graph is derived at its [sample] (or --x/--t/--data), or in symbols only with --symbolic. ``--lr`` takes a
 number (the updated value) or a symbol such as k or eta (the update written w ← w − k·∂L/∂w).
 """
 
@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..errors import DeltapropError
-from .common import add_batch_arguments, dump_json, network_and_batch
+from .common import NO_BATCH, add_batch_arguments, dump_json, network_and_batch
 
 if TYPE_CHECKING:  # SymPy loads only when a derivation runs, so the other commands start fast
     from ..explain import symbolic as S
@@ -34,6 +34,8 @@ def register(sub) -> None:
     p.add_argument("--expanded", action="store_true", help="text/LaTeX: also write the δ recursion out in full")
     p.add_argument("--notation", choices=NOTATION_CHOICES, default="nielsen", help="symbols to print with")
     p.add_argument("--format", choices=FORMATS, default="text")
+    p.add_argument("--symbolic", action="store_true",
+                   help="neuron graphs: an answer in symbols only, no numbers (no sample needed)")
     p.add_argument("--lr", metavar="K", help="also give the update w ← w − K ∂L/∂w: a number, or a symbol (k, eta)")
     p.add_argument("--likelihood", choices=LIKELIHOODS, help="derive a loss from a likelihood instead")
     p.add_argument("--layers", metavar="2-3-1", help="a layered network given by its sizes, without a file")
@@ -87,9 +89,13 @@ def run(args) -> int:
 
     if not args.wrt:
         raise DeltapropError("a neuron graph needs --wrt NAME: z3, a3, b6 or w46 (z_ID, w_I_J for longer ids)")
-    net, X, T = network_and_batch(args, required=False)  # no batch at all: a symbolic derivation
+    net, X, T = network_and_batch(args, required=False)
     if not isinstance(net, GraphNetwork):
         raise DeltapropError(f"{args.file}: not a neuron-level file")
+    if args.symbolic:
+        X = T = None
+    elif X is None:
+        raise DeltapropError(f"{args.file}: {NO_BATCH}; or --symbolic for an answer in symbols only")
     d = S.Deriver(net, X, T)
     r = d.derive(args.wrt)
     print(render(d, r, args.format, args.notation, args.expanded, lr))
@@ -114,9 +120,11 @@ def run_layered(args, doc) -> int:
     from ..explain import layered_derivation as LD
     from ..files import netfile
 
-    if args.wrt:
+    if args.wrt:  # one derivative at a sample is a neuron graph's question; a layered file answers for every layer
+        if doc is not None and "sample" not in doc and args.data is None and args.x is None:
+            raise DeltapropError(f"{args.file}: {NO_BATCH}")
         raise DeltapropError("--wrt is for neuron graphs; a layered derivation gives every layer's equations "
-                             "(choose one with --part)")
+                             "(choose them with --part)")
     notation = "homework" if args.notation == "exam" else args.notation
     X = T = None
     if doc is None:
