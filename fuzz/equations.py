@@ -303,7 +303,7 @@ class Values:
 
 def prime_functions() -> dict:
     out = {}
-    for cls in symbolic._PRIMES.values():
+    for cls in symbolic.PRIMES.values():
         g = cls.activation
         out[cls.label] = lambda v, g=g: float(g.df(np.array([float(v)]), g.f(np.array([float(v)])))[0])
     return out

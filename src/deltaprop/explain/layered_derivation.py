@@ -22,7 +22,7 @@ import sympy as sp
 from ..engine import formulas
 from ..engine.layered import Network
 from ..errors import DeltapropError
-from .symbolic import CANONICAL
+from .functions import CANONICAL
 
 PARTS = ("all", "formula", "recursion", "linear", "delta", "gradients", "batch", "sgd")
 GROUPS = {"backprop": ("delta", "gradients")}  # a name for several parts

@@ -25,203 +25,23 @@ equally true) form with a note.
 
 from __future__ import annotations
 
-import math
 import re
-import signal
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
 from ..engine import formulas
-from ..engine.formulas import sigma
+from ..engine.formulas import sigma  # noqa: F401  (re-exported: symbolic.sigma)
 from ..engine.graph import GraphNetwork
 from ..errors import DeltapropError
+from .budget import Budget, OutOfTime, time_limit, tidy  # noqa: F401  (re-exported)
+from .functions import (CANONICAL, NOTATIONS, PRIMES, NamedPrime, activation_expr, activation_prime,  # noqa: F401
+                        explicit, loss_expr, named_prime, prime_definition, sigma_prime, sigma_prime_explicit)
 
 MAX_DERIVE_NEURONS = 200  # derivations are for exercises; SymPy would crawl on big graphs
 MAX_PATHS = 2000  # terms of a written-out derivative (one per path to an output)
 
-
-@dataclass
-class Budget:
-    """Bounds on SymPy's work in one derivation (issue 17): sizes checked before the work, then a clock."""
-
-    simplify_ops: int = 80  # simplify() only below this many operations; cancel/factor_terms above
-    expanded_ops: int = 4000  # the written-out form is built only when its size estimate is below this
-    seconds: float = 2.0  # SymPy time for one derivation; past it the unsimplified forms are kept
-    spent: float = 0.0
-    notes: list[str] = field(default_factory=list)
-
-    def left(self) -> float:
-        return self.seconds - self.spent
-
-
-class _OutOfTime(Exception):
-    pass
-
-
-@contextmanager
-def time_limit(budget: Budget):
-    """Raise _OutOfTime inside the block once the budget's clock runs out (main thread: SIGALRM)."""
-    start = time.perf_counter()
-    left = budget.left()
-    use_alarm = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
-    if left <= 0:
-        raise _OutOfTime
-    old = None
-    if use_alarm:
-        def _raise(signum, frame):
-            raise _OutOfTime
-        old = signal.signal(signal.SIGALRM, _raise)
-        signal.setitimer(signal.ITIMER_REAL, left)
-    try:
-        yield
-    finally:
-        if use_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
-        budget.spent += time.perf_counter() - start
-
-
-def tidy(e: sp.Expr, budget: Budget, what: str) -> sp.Expr:
-    """A short form of e within the budget: simplify (small), cancel + factor_terms (large), or e itself."""
-    try:
-        with time_limit(budget):
-            if sp.count_ops(e) <= budget.simplify_ops:
-                s = sp.simplify(e)
-                f = sp.factor(s)
-                s = f if sp.count_ops(f) <= sp.count_ops(s) + 2 else s  # 2(z² − t)/z³ over 2/z − 2t/z³
-            else:
-                s = sp.factor_terms(e)
-            if s.has(sp.Piecewise) and not e.has(sp.Piecewise):  # cases SymPy made up: the plain form reads better
-                return e
-            return s
-    except _OutOfTime:
-        budget.notes.append(f"{what} is shown unsimplified: SymPy's time limit ({budget.seconds:g} s) ran out")
-        return e
-
-
-# --- the derivative of an activation, for display ----------------------------------------------------------------
-
-
-class sigma_prime(sp.Function):
-    """σ′(x) = σ(x)(1 − σ(x)), kept whole so that derivations read like the notes."""
-
-    def _latex(self, printer, exp=None):
-        base = rf"\sigma'\left({printer._print(self.args[0])}\right)"
-        return base if exp is None else rf"{base}^{{{exp}}}"
-
-    def _sympystr(self, printer):
-        return f"σ′({printer._print(self.args[0])})"
-
-
-class NamedPrime(sp.Function):
-    """g′(x) of a piecewise activation (ReLU, leaky ReLU, a formula with max/abs/heaviside), kept whole; its
-    cases are stated once next to the derivation (``definition``)."""
-
-    label = "g"
-    activation = None  # the engine's Activation: its df gives the value
-
-    def _latex(self, printer, exp=None):
-        base = rf"\operatorname{{{self.label}}}'\left({printer._print(self.args[0])}\right)"
-        return base if exp is None else rf"{base}^{{{exp}}}"
-
-    def _sympystr(self, printer):
-        return f"{self.label}′({printer._print(self.args[0])})"
-
-
-_PRIMES: dict[str, type] = {}
-
-
-def named_prime(g) -> type:
-    if g.name not in _PRIMES:
-        label = {"relu": "ReLU", "leaky_relu": "LReLU"}.get(g.name, f"g_{len(_PRIMES) + 1}")
-        _PRIMES[g.name] = type(f"prime_{len(_PRIMES)}", (NamedPrime,), {"label": label, "activation": g})
-    return _PRIMES[g.name]
-
-
-def prime_definition(cls: type, x: sp.Symbol) -> sp.Expr:
-    """The cases of a NamedPrime, as a Piecewise in x."""
-    g = cls.activation
-    if g.name == "relu":
-        return sp.Piecewise((1, x > 0), (0, True))
-    if g.name == "leaky_relu":
-        return sp.Piecewise((1, x > 0), (sp.Rational(1, 100), True))
-    d = sp.diff(formulas.activation_expr(g.formula).subs(formulas.z, x), x)
-    d = d.replace(sp.Heaviside, lambda u, *h: sp.Piecewise((1, u > 0), (0, True)))
-    return sp.piecewise_fold(d.replace(sp.sign, lambda u: sp.Piecewise((1, u > 0), (-1, u < 0), (0, True))))
-
-
-def explicit(expr: sp.Expr) -> sp.Expr:
-    """σ′ and the named primes written out (JSON, evaluation): σ(x)(1 − σ(x)), Heaviside for the cases."""
-    expr = expr.replace(sigma_prime, lambda x: sigma(x) * (1 - sigma(x)))
-    for cls in list(_PRIMES.values()):
-        g = cls.activation
-        if g.name == "relu":
-            expr = expr.replace(cls, lambda x: sp.Heaviside(x, 0))
-        elif g.name == "leaky_relu":
-            expr = expr.replace(cls, lambda x: sp.Heaviside(x, 0) + sp.Heaviside(-x, 1) / 100)
-        else:
-            expr = expr.replace(cls, lambda x, g=g: sp.diff(formulas.activation_expr(g.formula), formulas.z)
-                                .subs(formulas.z, x))
-    return expr
-
-
-sigma_prime_explicit = explicit  # the earlier name
-
-
-_REGISTRY = {
-    "identity": lambda x: x, "sigmoid": sigma, "tanh": sp.tanh, "relu": lambda x: sp.Max(x, 0),
-    "leaky_relu": lambda x: sp.Max(x, sp.Rational(1, 100) * x), "softplus": lambda x: sp.log(1 + sp.exp(x)),
-    "square": lambda x: x**2,
-}
-
-
-def activation_expr(g, x: sp.Symbol) -> sp.Expr:
-    if g.name in _REGISTRY:
-        return _REGISTRY[g.name](x)
-    if g.formula is None:
-        raise DeltapropError(f"activation {g.name!r} has no formula to derive with")
-    return formulas.activation_expr(g.formula).subs(formulas.z, x)
-
-
-def activation_prime(g, x: sp.Symbol) -> sp.Expr:
-    """g′(x) for display: σ′ whole for the logistic function, piecewise ones by name, the rest written out."""
-    if g.name == "sigmoid":
-        return sigma_prime(x)
-    if g.name in ("relu", "leaky_relu") or (g.formula is not None and not formulas.is_analytic(
-            formulas.activation_expr(g.formula))):
-        return named_prime(g)(x)
-    return sp.diff(activation_expr(g, x), x)
-
-
-def loss_expr(loss) -> sp.Expr:
-    if loss.formula is None:
-        raise DeltapropError(f"loss {loss.name!r} has no formula to derive with")
-    return formulas.parse(loss.formula, {"a": formulas.a, "t": formulas.t, "pi": sp.pi}, what="loss formula")
-
-
-CANONICAL = {  # (output activation, loss): why δ = a − t
-    ("identity", "quadratic"): "identity output with the quadratic loss: ∂ℓ/∂a = a − t and a′ = 1",
-    ("sigmoid", "binary_cross_entropy"): "sigmoid output with binary cross-entropy (the Bernoulli likelihood): "
-                                         "∂ℓ/∂a = (a − t)/(a(1 − a)) and σ′(z) = a(1 − a) cancel",
-    ("softmax", "cross_entropy"): "softmax with cross-entropy (the categorical likelihood): the softmax "
-                                  "Jacobian, output m by weighted input k, out_m(1[m = k] − out_k), times "
-                                  "∂ℓ/∂out_m = −t_m/out_m, summed over m, is out_k Σ_m t_m − t_k = out_k − t_k "
-                                  "for targets that sum to 1",
-}
-
-NOTATIONS = {
-    # weighted input, activity, output activity, weight index order, description
-    "nielsen": ("z", "a", "a", "ij", "z weighted input, a = σ(z) activity, x input, w_ij from i into j, δ = ∂L/∂z"),
-    "bishop": ("a", "z", "y", "ji", "a weighted input, z = h(a) activity, y output, x input, w_ji from i into j "
-                                    "(Bishop, seed 003)"),
-    "exam": ("z", "x", "x", "ij", "z input current, x activity, w_ij from i into j (seed 004)"),
-    "homework": ("z", "a", "a", "ij", "z weighted input, a = g(z) activity, x input, W_ij from i into j (seed 000)"),
-}
 
 
 @dataclass
@@ -441,7 +261,7 @@ class Deriver:
         try:
             with time_limit(self.budget):
                 e = sp.factor_terms(e)
-        except _OutOfTime:
+        except OutOfTime:
             self.budget.notes.append("the written-out form is shown without common factors pulled out: "
                                      f"SymPy's time limit ({self.budget.seconds:g} s) ran out")
         return e.xreplace({self._out_sym[k]: self.own(k) for k in self.outputs})
