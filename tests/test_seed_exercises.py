@@ -247,3 +247,36 @@ def test_004d_hidden_delta_matches_the_seed():
     at = {n: 0.1 * (i + 2) for i, n in enumerate(names)}
     value = lambda f: float(f.subs({v: at[v.name] for v in f.free_symbols}))  # noqa: E731
     assert value(e) == pytest.approx(value(seed), rel=1e-12)
+
+
+@pytest.mark.parametrize("key", sorted(CMDS))
+def test_latex_takes_any_engine(key):
+    """The LaTeX of every answer is plain ASCII (pdflatex takes it): prose escaped, Unicode written as LaTeX."""
+    out = run(key, "--format", "latex")
+    assert out.isascii(), sorted({c for c in out if not c.isascii()})
+    assert "^(" not in re.sub(r"\\\[.*?\\\]|\$[^$]*\$", "", out, flags=re.S)  # no ^ left in text mode
+
+
+def test_symbolic_also_with_a_sample():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["derive", str(EX / "exam_004.toml"), "--wrt", "w46", "--symbolic", "--format", "json"]) == 0
+    r = json.loads(out.getvalue())
+    assert r["value"] is None and r["symbols"] == {}
+    assert sp.simplify(parse(r["expression"]) - 2 * a4 * (z6**2 - t) / z6**3) == 0
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["derive", "--layers", "2-x-1"], "--layers must be sizes"),
+    (["derive", "--layers", "2-0-1"], "--layers needs"),
+    (["derive", str(EX / "exam_004.toml"), "--wrt", "w46", "--lr", "__import__('os')"], "--lr must be"),
+    (["derive", str(EX / "exam_004.toml"), "--wrt", "w46", "--lr", "nan"], "--lr must be"),
+    (["derive", str(EX / "exam_004_symbolic.toml"), "--wrt", "w46"], "--symbolic"),
+    (["derive", str(EX / "layered_003.toml"), "--wrt", "w46"], "--wrt is for neuron graphs"),
+    (["derive", str(EX / "layered_003.toml"), "--part", "bogus"], "invalid choice"),
+    (["derive", "--layers", "2-3-1", str(EX / "layered_003.toml")], "not both"),
+])
+def test_bad_input_is_one_line(capsys, argv, words):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err, err

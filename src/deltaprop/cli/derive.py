@@ -209,14 +209,22 @@ def likelihood_text(r, fmt: str) -> str:
                           "verified": r.verified,
                           "note": r.note, "batch_rules": L.BATCH_RULES})
     if fmt in ("markdown", "latex"):
-        eq = (lambda s: f"$$ {s} $$") if fmt == "markdown" else (lambda s: rf"\[ {s} \]")
-        head = f"### {r.title}" if fmt == "markdown" else rf"\subsection*{{{r.title}}}"
-        out = [head, "", "Bishop's notation (seed 003): a the weighted input, y = h(a) the output, t the target.", ""]
-        out += [f"{n}. {eq(s)}" if fmt == "markdown" else eq(s) for n, s in enumerate(r.steps, 1)]
-        out += ["", f"Output activation: `{r.activation}`; δ = ∂E/∂a = {eq(sp.latex(r.delta))} ({check}).", ""]
+        from ..explain.numbers import tex_text
+
+        tex = fmt == "latex"
+        eq = (lambda s: rf"\[ {s} \]") if tex else (lambda s: f"$$ {s} $$")
+        prose = tex_text if tex else (lambda s: s)
+        head = rf"\subsection*{{{tex_text(r.title)}}}" if tex else f"### {r.title}"
+        out = [head, "", prose("Bishop's notation (seed 003): a the weighted input, y = h(a) the output, t the target."),
+               ""]
+        out += [eq(s) if tex else f"{n}. {eq(s)}" for n, s in enumerate(r.steps, 1)]
+        act = f"\\texttt{{{tex_text(r.activation)}}}" if tex else f"`{r.activation}`"
+        out += ["", f"{prose('Output activation: ')}{act}{prose('; δ = ∂E/∂a')} = {eq(sp.latex(r.delta))} "
+                    f"({check}).", ""]
         if r.note:
-            out += [r.note, ""]
-        out += ["For a data set of N samples (exercise l): the weights are shared by every sample, δ is per sample:", ""]
+            out += [prose(r.note), ""]
+        out += [prose("For a data set of N samples (exercise l): the weights are shared by every sample, δ is per "
+                      "sample:"), ""]
         out += [eq(s) for s in L.BATCH_RULES]
         return "\n".join(out)
     out = [r.title, "(Bishop: a weighted input, y = h(a) output, t target)"]

@@ -23,6 +23,7 @@ from ..engine import formulas
 from ..engine.layered import Network
 from ..errors import DeltapropError
 from .functions import CANONICAL
+from .numbers import tex_text
 
 PARTS = ("all", "formula", "recursion", "linear", "delta", "gradients", "batch", "sgd")
 GROUPS = {"backprop": ("delta", "gradients")}  # a name for several parts
@@ -426,8 +427,8 @@ def render(items: list, fmt: str) -> str:
         elif fmt == "markdown":
             out += [f"**{item[1]}.**" if kind == "head" else (item[1] if kind == "text" else f"$$ {item[1]} $$"), ""]
         else:
-            out.append(rf"\paragraph{{{item[1]}.}}" if kind == "head" else
-                       (item[1].replace("_", r"\_") if kind == "text" else rf"\[ {item[1]} \]"))
+            out.append(rf"\paragraph{{{tex_text(item[1])}.}}" if kind == "head" else
+                       (tex_text(item[1]) if kind == "text" else rf"\[ {item[1]} \]"))
     return "\n".join(out).strip() + "\n"
 
 

@@ -93,3 +93,23 @@ def with_numbers(e: sp.Expr, values: dict, tex: bool) -> str:
     if tex:
         return _LatexNumbers({"values": values, "mul_symbol": "dot", "digits": digits}).doprint(e)
     return _StrNumbers({"values": values, "digits": digits}).doprint(e).replace("*", "·")
+
+
+TEXT_TO_TEX = {  # the Unicode of the prose, as LaTeX that any engine (pdflatex too) takes in text mode
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
+    "^": r"\^{}", "~": r"\~{}", "δ": r"$\delta$", "Δ": r"$\Delta$", "Σ": r"$\Sigma$", "Π": r"$\Pi$",
+    "′": "$'$", "∂": r"$\partial$", "ℓ": r"$\ell$", "σ": r"$\sigma$", "η": r"$\eta$", "θ": r"$\theta$",
+    "ρ": r"$\rho$", "ε": r"$\varepsilon$", "−": "-", "–": "--", "—": "---", "·": r"$\cdot$", "⊙": r"$\odot$",
+    "∇": r"$\nabla$", "ᵀ": r"$^\top$", "ᴸ": "$^L$", "ˡ": "$^l$", "²": "$^2$", "⁴": "$^4$", "…": r"\ldots{}",
+    "⋯": r"$\cdots$", "≠": r"$\neq$", "∈": r"$\in$", "‖": r"$\|$", "→": r"$\to$", "←": r"$\leftarrow$",
+    "½": r"$\frac{1}{2}$", "⇒": r"$\Rightarrow$", "√": r"$\surd$", "≤": r"$\leq$", "≥": r"$\geq$", "×": r"$\times$",
+    "\u0303": "", "’": "'", "“": "``", "”": "''", "α": r"$\alpha$", "ₐ": "$_a$", "ⁿ": "$^n$",
+}
+
+
+def tex_text(s: str) -> str:
+    """Prose for LaTeX: $…$ kept as math, everything else escaped, its Unicode symbols written as LaTeX."""
+    parts = s.split("$")
+    for n in range(0, len(parts), 2):
+        parts[n] = "".join(TEXT_TO_TEX.get(ch, ch) for ch in parts[n])
+    return "$".join(parts)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from . import symbolic as S
-from .numbers import fmt_number, numeric_value, with_numbers
+from .numbers import fmt_number, numeric_value, tex_text, with_numbers
 
 FORMATS = ("text", "latex", "markdown", "json")
 BACKWARD = {  # the rule each δ follows, in the notation's letters
@@ -324,14 +324,14 @@ def latex(w: Writer, worked: Worked) -> str:
     out = []
     for heading, items in worked.sections:
         if heading:
-            out.append(rf"\paragraph{{{_tex_text(heading)}}}")
+            out.append(rf"\paragraph{{{tex_text(heading)}}}")
         eqs = []
         for item in items:
             if item[0] == "text":
                 if eqs:
                     out += [r"\begin{align*}", " \\\\\n".join(eqs), r"\end{align*}"]
                     eqs = []
-                out.append(_tex_text(item[1]))
+                out.append(tex_text(item[1]))
             elif item[0] == "table":
                 continue
             else:
@@ -341,18 +341,6 @@ def latex(w: Writer, worked: Worked) -> str:
         if eqs:
             out += [r"\begin{align*}", " \\\\\n".join(eqs), r"\end{align*}"]
     return "\n".join(out) + "\n"
-
-
-def _tex_text(s: str) -> str:
-    """Prose for LaTeX: math kept, the Unicode symbols of the text written as LaTeX."""
-    parts = s.split("$")
-    for n in range(0, len(parts), 2):
-        p = parts[n]
-        for a, b in (("δ", r"$\delta$"), ("Σ", r"$\sum$"), ("′", "$'$"), ("∂", r"$\partial$"), ("ℓ", r"$\ell$"),
-                     ("σ", r"$\sigma$"), ("−", "-"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&")):
-            p = p.replace(a, b)
-        parts[n] = p
-    return "$".join(parts)
 
 
 def text(w: Writer, worked: Worked, expanded: bool) -> str:
