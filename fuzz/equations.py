@@ -4,7 +4,8 @@ check every "=" against the engine, on random graphs.
     PYTHONPATH=src python fuzz/equations.py --graphs 1000 [--seed 0]
 
 Each random graph has 1–3 inputs, hidden neurons, 1–3 outputs (outputs may feed outputs), skip links and every
-activation of the registry plus formulas; losses are registry names and formulas. For each graph ``derive``
+activation of the registry plus formulas; losses are registry names and formulas; every fourth graph has 2–4
+outputs that share one softmax (cross-entropy or other losses, one-hot or other targets). For each graph ``derive``
 writes worked solutions (Markdown and LaTeX, all three notations in turn) for several targets; this script
 parses every ``$$ … $$`` line and every ``align*`` row with its own reader of the LaTeX that SymPy prints
 (:class:`TexReader`), gives every symbol the engine's value (z, a, x, w, b, δ, t by name; ∂L/∂q, ∂ℓ_k/∂a_k and
