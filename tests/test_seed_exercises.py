@@ -280,3 +280,16 @@ def test_bad_input_is_one_line(capsys, argv, words):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err, err
+
+
+def test_003l_with_a_batch_in_numbers(tmp_path):
+    rng = np.random.default_rng(0)
+    X, T = rng.standard_normal((4, 2)), np.eye(3)[[0, 2, 1, 1]]
+    np.savez(tmp_path / "b.npz", X=X, T=T)
+    out = run("003l", "--data", str(tmp_path / "b.npz"))
+    assert "For the batch of N = 4" in out and "∂E/∂w^(2) = Δ Zᵀ" in out
+    net = netfile.from_dict(netfile.read_toml(EX / "layered_003.toml"))
+    fd = fd_grads(net, X, T)  # E = Σ_n E_n (reduction "sum")
+    shown = matrices(out, "∂E/∂w^(")
+    assert np.allclose(shown[0], fd[2], atol=2e-6) and np.allclose(shown[2], fd[0], atol=2e-6)
+    assert np.allclose(shown[1].ravel(), fd[3], atol=2e-6)

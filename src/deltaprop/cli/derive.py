@@ -115,7 +115,7 @@ def _read(path: str) -> dict:
 
 
 def run_layered(args, doc) -> int:
-    from ..data import dataset as data
+    from ..data import readers as data
     from ..engine.layered import Network
     from ..explain import layered_derivation as LD
     from ..files import netfile

@@ -380,12 +380,13 @@ class LayeredDeriver:
             d = g.delta[layer - 1].T
             prev = (X if layer == 1 else tr.a[layer - 2]).T
             md, mp = self.matrix(d), self.matrix(prev)
+            dl, al = ("δ", L.act) if one else ("Δ", L.act.upper())  # a batch: one column per sample
             if L.ij:
                 GW = s * prev @ d.T
-                lhs_t, rhs = f"{L.act}^(l−1) δᵀ", (mp, md)
+                lhs_t, rhs = f"{al}^(l−1) {dl}ᵀ", (mp, md)
             else:
                 GW = s * d @ prev.T
-                lhs_t, rhs = f"δ {L.act}ᵀ", (md, mp)
+                lhs_t, rhs = f"{dl} {al}ᵀ", (md, mp)
             mg = self.matrix(GW)
             mb = self.matrix((s * d.sum(axis=1))[:, None])
             sc = ("" if s == 1 else r"\frac{1}{N}", "" if s == 1 else "(1/N) ")
