@@ -97,6 +97,7 @@ class LayeredDeriver:
         if part not in PARTS and part not in GROUPS:
             raise DeltapropError(f"unknown part {part!r}; choose from {', '.join(PARTS + tuple(GROUPS))}")
         L = self.L
+        self.part = part
         sizes = self.net.sizes
         acts = ", ".join(g.name for g in self.net.activations)
         self.text(f"Network {'-'.join(map(str, sizes))} (activations {acts}; loss {self.net.loss.name}, "
@@ -112,7 +113,9 @@ class LayeredDeriver:
         self.head("The network as one formula (seed 003 a, b)")
         if n > MAX_NESTED:
             self.text(f"With {n} layers the one formula nests {n} activations, too deep to read; the recursion "
-                      "below is the same network, layer by layer.")
+                      "writes the same network, layer by layer:")
+            if self.part == "formula":  # otherwise it follows anyway
+                self.part_recursion()
             return
         idx = ["j", "p", "q", "r", "s", "u", "v"][:n] + ["i"]
         idx = idx[:n] + ["l"]
@@ -210,7 +213,7 @@ class LayeredDeriver:
                  "puts ∂a/∂w into the loss and differentiates with respect to the weights")
         if key in CANONICAL:
             return [(f"{dz} = {aL} - {t}_j", f"{dz_t} = {aL_t} − {t}_j")], "a canonical pair: " + CANONICAL[key]
-        grad = self.loss_gradient()
+        grad = self.loss_gradient("k" if not g.elementwise else "j")
         if not g.elementwise:  # softmax with a loss that is not its own: the Jacobian
             return [(rf"{dz} = \sum_k \frac{{\partial {c}}}{{\partial {a}_k}} \frac{{\partial {a}_k}}{{\partial {z}_j}}"
                      rf" = {a}_j \Big( \frac{{\partial {c}}}{{\partial {a}_j}} - \sum_k {a}_k "
@@ -231,14 +234,14 @@ class LayeredDeriver:
                  f"δ^(L) = ∇_{a} {c} ⊙ {ht}_L′({z}^(L))")], \
             f"the output activation acts on each unit alone, so ∂{a}_k/∂{z}_j = 0 for k ≠ j and only k = j is left"
 
-    def loss_gradient(self) -> tuple[str, str]:
-        """∂c/∂a_j from the loss formula, by SymPy, in this notation's letters."""
+    def loss_gradient(self, i: str = "j") -> tuple[str, str]:
+        """∂c/∂a_i from the loss formula, by SymPy, in this notation's letters."""
         L = self.L
         if self.net.loss.formula is None:
-            return (r"\partial c / \partial a_j", "∂c/∂a_j")
+            return (rf"\partial c / \partial a_{i}", f"∂c/∂a_{i}")
         a_name = L.out if L.out != L.act else L.act
         e = sp.diff(formulas.parse(self.net.loss.formula, {"a": formulas.a, "t": formulas.t}), formulas.a)
-        e = sp.simplify(e).subs({formulas.a: sp.Symbol(f"{a_name}_j"), formulas.t: sp.Symbol(f"{L.t}_j")})
+        e = sp.simplify(e).subs({formulas.a: sp.Symbol(f"{a_name}_{i}"), formulas.t: sp.Symbol(f"{L.t}_{i}")})
         return sp.latex(e), sp.sstr(e)
 
     def part_delta(self) -> None:
