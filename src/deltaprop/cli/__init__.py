@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import DeltapropError
 
-COMMANDS = ("train", "evaluate", "predict", "trace", "derive", "gradcheck")  # modules here, in --help order
+COMMANDS = ("train", "evaluate", "predict", "trace", "derive", "gradcheck", "playground")  # modules here, in --help order
 
 
 class _Parser(argparse.ArgumentParser):
