@@ -317,7 +317,7 @@ def markdown(w: Writer, worked: Worked) -> str:
                 lines += [f"$$ {_chain(w, item, True)} $$", ""]
     if r.value is not None:
         lines.append(f"**Value at the sample:** ${w.partial('L', 'L', target)[1]} = {fmt_number(r.value, 10)}$")
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n".join(lines).rstrip()
 
 
 def latex(w: Writer, worked: Worked) -> str:
@@ -340,7 +340,7 @@ def latex(w: Writer, worked: Worked) -> str:
                 eqs.append(f"{lhs} &= {rest}" if item[0] == "eq" else f"{lhs} &\\leftarrow {rest}")
         if eqs:
             out += [r"\begin{align*}", " \\\\\n".join(eqs), r"\end{align*}"]
-    return "\n".join(out) + "\n"
+    return "\n".join(out).rstrip()
 
 
 def text(w: Writer, worked: Worked, expanded: bool) -> str:
