@@ -69,7 +69,21 @@ def tidy(e: sp.Expr, budget: Budget, what: str) -> sp.Expr:
                 s = sp.factor_terms(e)
             if s.has(sp.Piecewise) and not e.has(sp.Piecewise):  # cases SymPy made up: the plain form reads better
                 return e
-            return s
+            return fold_sign(s)
     except OutOfTime:
         budget.notes.append(f"{what} is shown unsimplified: SymPy's time limit ({budget.seconds:g} s) ran out")
         return e
+
+
+def fold_sign(e: sp.Expr) -> sp.Expr:
+    """−(t − a)/a² as (a − t)/a²: a negative coefficient folded into one difference of the product."""
+    coeff, rest = e.as_coeff_Mul()
+    if not (coeff.is_Number and coeff < 0):
+        return e
+    factors = sp.Mul.make_args(rest)
+    f = next((x for x in factors if x.is_Add), None)
+    if f is None:
+        return e
+    keep = [] if coeff == -1 else [-coeff]
+    folded = sp.Mul(*keep, *[-x if x is f else x for x in factors], evaluate=False)
+    return folded if sp.expand(folded - e) == 0 else e

@@ -24,6 +24,31 @@ def numeric_value(e: sp.Expr, values: dict) -> float:
     return float(sp.re(v))
 
 
+class _PositiveFirst:
+    """Sums printed with their positive terms first, as people write them: z₆² − t rather than −t + z₆²."""
+
+    def _as_ordered_terms(self, expr, order=None):
+        terms = super()._as_ordered_terms(expr, order=order)
+        pos = [t for t in terms if not t.could_extract_minus_sign()]
+        return pos + [t for t in terms if t.could_extract_minus_sign()] if pos else terms
+
+
+class _Latex(_PositiveFirst, LatexPrinter):
+    pass
+
+
+class _Str(_PositiveFirst, StrPrinter):
+    pass
+
+
+def latex(e: sp.Expr) -> str:
+    return _Latex().doprint(e)
+
+
+def text(e: sp.Expr) -> str:
+    return _Str().doprint(e)
+
+
 def _round(v: float, digits: int) -> float:
     return float(f"{v:.{digits}g}")
 
@@ -72,7 +97,7 @@ class _NumberMixin:
         return super()._print(expr, **kwargs)
 
 
-class _LatexNumbers(_NumberMixin, LatexPrinter):
+class _LatexNumbers(_NumberMixin, _PositiveFirst, LatexPrinter):
     _default_settings = {**LatexPrinter._default_settings, "values": {}, "digits": 6}
 
     def _num(self, v: float) -> str:
@@ -80,7 +105,7 @@ class _LatexNumbers(_NumberMixin, LatexPrinter):
         return rf"\left({s}\right)" if v < 0 else s
 
 
-class _StrNumbers(_NumberMixin, StrPrinter):
+class _StrNumbers(_NumberMixin, _PositiveFirst, StrPrinter):
     _default_settings = {**StrPrinter._default_settings, "values": {}, "digits": 6}
 
     def _num(self, v: float) -> str:

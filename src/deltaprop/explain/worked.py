@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from . import symbolic as S
-from .numbers import fmt_number, numeric_value, tex_text, with_numbers
+from .numbers import fmt_number, latex as print_latex, numeric_value, tex_text, text as print_text, with_numbers
 
 FORMATS = ("text", "latex", "markdown", "json")
 BACKWARD = {  # the rule each δ follows, in the notation's letters
@@ -275,7 +275,7 @@ def _side(w: Writer, side, tex: bool) -> str:
         return side[1] if tex else side[2]
     if kind == "sym":
         e = side[1].xreplace(w.m)
-        return sp.latex(e) if tex else sp.sstr(e).replace("delta", "δ")
+        return print_latex(e) if tex else print_text(e).replace("delta", "δ")
     if kind == "num":
         return with_numbers(side[1].xreplace(w.m), w.vals, tex)
     return fmt_number(side[1], 10)
