@@ -121,7 +121,8 @@ class Writer:
         for note in r.notes:
             full.append(("text", (note[0].upper() if note[0].isascii() else note[0]) + note[1:] + "."))
         if lr is not None and r.kind in ("w", "b"):
-            self.update(w.section("The update."), target, lr)
+            step = f"K = {lr:g}" if isinstance(lr, float) else sp.sstr(lr)
+            self.update(w.section(f"Update with step {step}."), target, lr)
         return w
 
     def title(self) -> str:
