@@ -82,6 +82,9 @@ def run(args) -> int:
         return run_layered(args, None)
     if not args.file:
         raise DeltapropError("derive needs FILE (a network file), --layers SIZES or --likelihood NAME")
+    from ..files import bundled
+
+    args.file = str(bundled.find(args.file))  # a file, or the name of a bundled example (exam_004)
     doc = _read(args.file)
     if "neurons" not in doc:
         return run_layered(args, doc)

@@ -57,6 +57,9 @@ class OutputRule:
     direct_z: sp.Expr | None  # the same in z_k only, simplified, where that reads better (seed 004 (a))
     canonical: str = ""  # the reason δ = a − t, for canonical pairs
 
+    def __iter__(self):  # (k, ℓ_k, a_k = g(z_k), own part of δ_k): the tuple that output_steps used to hold
+        return iter((self.k, self.ell, self.act, self.direct_z if self.direct_z is not None else self.direct))
+
 
 @dataclass
 class Derivation:
