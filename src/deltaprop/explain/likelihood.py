@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from .. import checks
 from ..engine.formulas import sigma
 from ..errors import DeltapropError
 
@@ -166,6 +167,7 @@ _BUILDERS = {"gaussian": _gaussian, "bernoulli": _bernoulli, "categorical": _cat
 
 def likelihood(name: str) -> LikelihoodDerivation:
     """The negative log-likelihood of one target as a loss, and δ = ∂E/∂a for its canonical output activation."""
+    checks.text_arg(name, "likelihood: name")
     if name not in _BUILDERS:
         raise DeltapropError(f"unknown likelihood {name!r}; choose from {', '.join(LIKELIHOODS)}")
     return _BUILDERS[name]()

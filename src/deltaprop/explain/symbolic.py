@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from .. import checks
 from ..engine import formulas
 from ..engine.formulas import sigma  # noqa: F401  (re-exported: symbolic.sigma)
 from ..engine.graph import GraphNetwork
@@ -382,4 +383,8 @@ from .likelihood import BATCH_RULES, LIKELIHOODS, LikelihoodDerivation, likeliho
 
 def derive(net: GraphNetwork, X, T, wrt: str) -> Derivation:
     """∂L/∂(wrt) of ``net`` at the one sample (X, T), or symbolically (X None): ``wrt`` as z3, a3, b6, w36."""
+    checks.instance_arg(net, GraphNetwork, "derive: net")
+    checks.text_arg(wrt, "derive: wrt")
+    if X is not None:
+        X = checks.batch(X, net.n_inputs, "derive: X")
     return Deriver(net, X, T).derive(wrt)
