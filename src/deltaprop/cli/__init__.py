@@ -1,20 +1,39 @@
 """The ``deltaprop`` command: one module per subcommand, each with ``register(subparsers)``.
 
 Errors in what the user gave (files, formulas, flags) are one line on stderr and exit status 2; ``--debug``
-shows the traceback instead.
+shows the traceback instead. Ctrl-C at any moment, start-up included, is one line and exit status 130: the
+handler is installed before anything heavy is imported (:func:`exit_on_interrupt`), and a command with work to
+save (training) installs its own while it runs.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
+import signal
 import sys
-import warnings
+import threading
 
-import numpy as np
 
-from ..errors import DeltapropError
+def _interrupted(signum, frame):  # no traceback, wherever the signal lands (an import, a parser, a print)
+    try:
+        os.write(2, b"deltaprop: interrupted\n")
+    finally:
+        os._exit(130)
+
+
+def exit_on_interrupt():
+    """Make SIGINT print one line and exit 130 at once; returns the handler it replaced (None off the main
+    thread, where signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, _interrupted)
+
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import warnings  # noqa: E402
+
+from ..errors import DeltapropError  # noqa: E402
 
 COMMANDS = ("train", "evaluate", "predict", "trace", "derive", "gradcheck")  # modules here, in --help order
 
@@ -30,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"deltaprop {__version__}")
+    parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                        help="raise (or lower) a budget for this command, e.g. --limit memory=4GiB; budgets: "
+                             "memory, toml_depth, toml_items, trace_values, table_cells, graph_neurons, "
+                             "gradcheck_work, idx_elements (also DELTAPROP_LIMITS=NAME=VALUE,…)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
@@ -37,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    previous = exit_on_interrupt()  # first thing: Ctrl-C during the imports below is one line, status 130
+    try:
+        return _main(argv)
+    finally:
+        from .. import limits
+
+        limits.set_limits({})  # --limit holds for this command only
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
@@ -44,6 +79,16 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # argparse: --help, --version, or a bad flag (already printed, one line)
             return e.code if isinstance(e.code, int) else 2
+        import numpy as np
+
+        from .. import limits
+
+        limits.set_limits({})
+        limits.value("memory")  # a bad DELTAPROP_LIMITS is refused before any work
+        values = {}
+        for text in args.limit:
+            values.update(limits.parse_settings(text, "--limit"))
+        limits.set_limits(values)
         # overflow or 0·∞ inside NumPy shows up as Inf or NaN in the result, which each command checks and
         # reports in one line; NumPy's own RuntimeWarnings would only add lines before it
         with np.errstate(all="ignore"), warnings.catch_warnings():

@@ -234,6 +234,11 @@ def build(cfg: TrainConfig, prep: Prepared) -> Network:
     r = resolve(cfg, prep.model.task)
     sizes = limits.network_sizes([prep.train[0].shape[1], *cfg.hidden, prep.train[1].shape[1]],
                                  "the network to train")  # the limits a saved model is loaded with
+    n_all = sum(part[0].shape[0] for part in (prep.train, prep.val, prep.test) if part is not None)
+    batch = min(cfg.batch_size, prep.train[0].shape[0])
+    limits.check_memory(limits.training_bytes(sizes, batch, n_all), "the network to train",
+                        f"the memory training sizes {sizes} with batches of {batch} needs (estimated; smaller "
+                        "--hidden or --batch-size need less)")
     return Network(sizes, cfg.activation, r["loss"], output=r["output"], init=r["init"], seed=init_rng,
                    dtype=cfg.dtype)
 

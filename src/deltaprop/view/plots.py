@@ -92,7 +92,9 @@ def _regions_panel(ax, model, prep) -> None:
     x1 = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, 200)
     x2 = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, 200)
     g1, g2 = np.meshgrid(x1, x2)
-    P = model.output(np.column_stack([g1.ravel(), g2.ravel()]))
+    grid = np.column_stack([g1.ravel(), g2.ravel()])
+    rows = max(1, 2**22 // max(model.net.sizes))  # in chunks: 40 000 points × a wide layer would be gigabytes
+    P = np.concatenate([model.output(grid[i:i + rows]) for i in range(0, len(grid), rows)])
     K = P.shape[1]
     if K == 2:  # the Playground's view: the probability of the second class, a smooth colour scale
         ax.contourf(g1, g2, P[:, 1].reshape(g1.shape), levels=20, cmap="RdBu", alpha=0.6, vmin=0, vmax=1)
