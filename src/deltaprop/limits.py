@@ -140,7 +140,7 @@ def _show(name: str, v: int) -> str:
 def refuse(name: str, where: str, amount: int, what: str) -> DeltapropError:
     """The error for ``amount`` over budget ``name``: it names the budget, its value and how to raise it."""
     limit = value(name)
-    return DeltapropError(f"{where}: {what} is {_show(name, amount)}, over the {name} limit of {_show(name, limit)} "
+    return DeltapropError(f"{where}: {what} is too large: {_show(name, amount)}, over the {name} limit of {_show(name, limit)} "
                           f"(raise it with --limit {name}=N or {ENV}={name}=N)")
 
 

@@ -40,7 +40,7 @@ COMMANDS = ("train", "evaluate", "predict", "trace", "derive", "gradcheck")  # m
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, status 2, as for every other bad input
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {_one_line(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
