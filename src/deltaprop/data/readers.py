@@ -208,7 +208,8 @@ def load_idx(path: str | Path, as_float: bool = False, copies: int = 1) -> Array
                 if len(buf) < k * dtype.itemsize:
                     raise DeltapropError(f"{path}: truncated IDX data: shape {shape} needs {count * dtype.itemsize} "
                                          f"bytes, found {i * dtype.itemsize + len(buf)}")
-                out[i:i + k] = np.frombuffer(buf, dtype)
+                with np.errstate(invalid="ignore"):  # a signalling NaN; refused below
+                    out[i:i + k] = np.frombuffer(buf, dtype)
             if f.read(1):
                 raise DeltapropError(f"{path}: IDX file is longer than its shape {shape} says")
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:

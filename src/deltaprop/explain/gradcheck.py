@@ -87,12 +87,12 @@ def numeric_gradients(net: Engine, X, T, method: str = "central", h: float | Non
 
 def work(net: Engine, n_samples: int) -> int:
     """An estimate of the check's cost in ~nanoseconds: two cost evaluations per parameter, each touching every
-    parameter and unit once per sample, plus ~20 µs of Python per layer (or per level of a neuron graph)."""
+    parameter and unit once per sample, plus ~5 µs of Python per layer (or per level of a neuron graph)."""
     n_params = sum(p.size for p in net.params())
     level = getattr(net, "level", None)
     steps = int(level.max()) + 1 if level is not None and len(level) else getattr(net, "L", 1)
     units = len(net.ids) if hasattr(net, "ids") else sum(getattr(net, "sizes", [n_params]))
-    return n_params * 2 * (n_samples * (n_params + units) + 20_000 * steps)
+    return n_params * 2 * (n_samples * (n_params + units) + 5_000 * steps)
 
 
 def gradcheck(net: Engine, X, T, method: str = "auto", h: float | None = None) -> GradcheckReport:
@@ -104,7 +104,7 @@ def gradcheck(net: Engine, X, T, method: str = "auto", h: float | None = None) -
     if method == "auto":
         method = "complex" if net.analytic else "central"
     limits.check("gradcheck_work", work(net, np.shape(X)[0]), "gradcheck",
-                 "the work of the check (parameters × 2 passes × (samples × (parameters + neurons) + 20 000 per "
+                 "the work of the check (parameters × 2 passes × (samples × (parameters + neurons) + 5 000 per "
                  "layer or level), ~1 ns each)")
     net64 = net.astype(np.float64)
     with np.errstate(all="ignore"):

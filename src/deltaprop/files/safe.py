@@ -108,6 +108,7 @@ def parse_json(raw: bytes, where: str):
 
 
 _TOML_SKIP = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*+"|\'[^\'\n]*+\'|#[^\n]*+|[\[\]{}]')
+_TOML_STRINGS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*+"|\'[^\'\n]*+\'|#[^\n]*+')
 _KEY_PART = r'(?:[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|\'[^\'\n]*+\')'
 
 
@@ -121,8 +122,9 @@ def toml_budget(text: str, where: str) -> None:
     limits.check("toml_items", items, where, "the TOML items (keys, values, tables; a table counts 10)")
     depth = limits.value("toml_depth")
     if text.count(".") >= depth:
-        chain = re.search(rf"(?<![\w.\"'-]){_KEY_PART}(?:[ \t]*+\.[ \t]*+{_KEY_PART}){{{depth},}}", text)
-        if chain is not None:
+        dotted = re.compile(rf"(?<![\w.\"'-]){_KEY_PART}(?:[ \t]*+\.[ \t]*+{_KEY_PART}){{{depth},}}")
+        # found: look again with every string emptied and every comment dropped ("a.a.a…" in a string is no key)
+        if dotted.search(text) and dotted.search(_TOML_STRINGS.sub(lambda m: "" if m[0][0] == "#" else '""', text)):
             raise DeltapropError(f"{where}: TOML nested too deeply: a dotted key of more than {depth} parts "
                                  f"(the toml_depth limit; raise it with --limit toml_depth=N)")
     if text.count("[") + text.count("{") > depth:
