@@ -47,6 +47,7 @@ class Case:
     needle: str = ""  # text the one stderr line must hold (a refusal names its limit)
     quick: bool = False  # part of the quick tier (tests/test_stress.py)
     owner: str | None = None  # kept by another branch's work: a failure here is expected
+    seconds: float | None = None  # a time limit of its own (training for an epoch is work asked for)
 
 
 @dataclass
@@ -240,6 +241,24 @@ def fifo(d: Path) -> list[str]:
     return ["trace", str(d / "pipe.toml")]
 
 
+def items_at_limit(d: Path) -> list[str]:  # just under toml_items: one long array of numbers, then a net
+    text = "junk = [" + ",".join(["0.5"] * 140_000) + "]\n" + layered_text([2, 3, 1], weights=True)
+    return ["trace", _write(d / "items.toml", text), "--json"]
+
+
+def chain_at_trace_limit(d: Path) -> list[str]:  # 4999 neurons: the most `trace` shows of a graph
+    return neuron_chain(d, 4_998) + ["--json"]
+
+
+def wide_at_trace_limit(d: Path) -> list[str]:  # [1, 28 000, 1]: 196 000 values, just under trace_values
+    return ["trace", _write(d / "wide.toml", layered_text([1, 28_000, 1], weights=False)), "--json"]
+
+
+def train_at_memory_limit(d: Path) -> list[str]:  # digits with 30 000 hidden units: ~0.95 GiB estimated
+    return ["train", "--data", "digits", "--hidden", "30000", "--epochs", "1", "--batch-size", "16",
+            "--out", str(d / "run"), "--quiet"]
+
+
 DERIVE = "fixed in the derivations branch"
 DATA = "fixed in the data branch (issue 13: pandas CSV reader, distinct-labels limit)"
 
@@ -269,6 +288,11 @@ CASES = [
     Case("npz_zero_d_t", npz_zero_d_t, needle="T"),
     Case("npz_x_2e6_columns", npz_wide_x, needle="1000000"),
     Case("fifo_network_file", fifo, needle="regular file"),
+    Case("within_toml_items_140000", items_at_limit, codes=(0,)),
+    Case("within_trace_chain_4999", chain_at_trace_limit, codes=(0,)),
+    Case("within_trace_values_wide_28000", wide_at_trace_limit, codes=(0,)),
+    Case("within_table_cells_wide_28000_tables", lambda d: wide_at_trace_limit(d)[:-1], needle="table_cells"),
+    Case("within_memory_train_30000_hidden", train_at_memory_limit, codes=(0,), seconds=90),
     Case("bad_limit_flag", cli_flag("--limit", "memory=lots", "trace", "x.toml"), needle="limit"),
     Case("bad_limit_env", cli_flag("trace", "x.toml"), needle="DELTAPROP_LIMITS"),  # env set in run_case
     Case("formula_99pow99_squared", formula("99**99*99**99*z"), owner=DERIVE),
@@ -327,6 +351,7 @@ def run_case(case: Case, seconds: float = 10.0, mb: float = 1000.0) -> Result:
         folder = Path(tmp)
         args = case.build(folder)
         p = spawn(args, folder, ENV_FOR.get(case.name))
+        seconds = case.seconds or seconds
         code, wall, peak, timed_out = wait(p, seconds)
         stderr = (folder / ".stderr").read_text(errors="replace")
     res = Result(case, code, wall, peak, stderr)

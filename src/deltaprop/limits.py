@@ -63,8 +63,8 @@ class Budget:
 BUDGETS: dict[str, Budget] = {b.name: b for b in (
     Budget("memory", 2**30, "memory a command plans to allocate, estimated from sizes before the work", "bytes"),
     Budget("toml_depth", 64, "nesting depth of a TOML file: dotted key parts, table headers, arrays, inline tables"),
-    Budget("toml_items", 250_000, "keys, values and tables of a TOML file, counted before it is parsed "
-                                  "(Python's TOML parser reads ~100 000 a second)"),
+    Budget("toml_items", 150_000, "keys, values and tables of a TOML file, counted before it is parsed "
+                                  "(Python's TOML parser reads 35 000–100 000 a second on a busy core)"),
     Budget("trace_values", 200_000, "numbers a trace reports: samples × neurons (z, a, δ) plus weights"),
     Budget("table_cells", 20_000, "cells of the tables `trace` prints (more: use --json)"),
     Budget("graph_neurons", 20_000, "neurons of a neuron-level network (the graph engine runs one level at a time "
