@@ -288,6 +288,8 @@ CASES = [
     Case("npz_zero_d_t", npz_zero_d_t, needle="T"),
     Case("npz_x_2e6_columns", npz_wide_x, needle="1000000"),
     Case("fifo_network_file", fifo, needle="regular file"),
+    Case("gradcheck_samples_1e12", lambda d: ["gradcheck", _write(d / "n.toml", layered_text([2, 3, 1], False, False)), "--samples",
+                                              "1000000000000"], needle="gradcheck_work"),
     Case("within_toml_items_140000", items_at_limit, codes=(0,)),
     Case("within_trace_chain_4999", chain_at_trace_limit, codes=(0,)),
     Case("within_trace_values_wide_28000", wide_at_trace_limit, codes=(0,)),

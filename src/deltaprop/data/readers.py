@@ -40,6 +40,7 @@ def load_xt(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     X, T = arrays["X"], arrays["T"]
     for key, arr in (("X", X), ("T", T)):
         _not_a_number(arr, f"{path}: {key}")
+    check_data_memory(X.size + T.size, str(path))
     if X.ndim == 1:
         X = X[:, None]
     if T.ndim == 1:
