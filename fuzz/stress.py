@@ -1,8 +1,10 @@
 """The stress suite: hostile and oversized inputs, each run as a real ``deltaprop`` process under a time and a
 memory limit. Every case must end with exit status 0 or 2 (130 for the Ctrl-C cases), at most one line on
-stderr and no traceback, within ``--seconds`` (default 10 s) and ``--mb`` of peak memory (default 1000 MB,
-read from the child's ``ru_maxrss`` through ``os.wait4``; an address-space cap of 4 GiB keeps a bomb from
-hurting the machine while it is measured).
+stderr and no traceback, within ``--seconds`` (default 10 s) of CPU time and ``--mb`` of peak memory (default
+1000 MB), both read from the child's own ``rusage`` through ``os.wait4``. CPU time is the cost of an input
+whatever else the machine runs (on the shared 2-core machine wall-clock time was up to 6× larger); a wall-clock
+guard of 6× the limit (at least 60 s) catches a hang that burns no CPU, and an address-space cap of 4 GiB keeps
+a bomb from hurting the machine while it is measured.
 
     PYTHONPATH=src python fuzz/stress.py                 # every case
     PYTHONPATH=src python fuzz/stress.py --tier quick    # the cases tests/test_stress.py runs
@@ -54,9 +56,10 @@ class Case:
 class Result:
     case: Case
     code: int
-    seconds: float
+    seconds: float  # CPU seconds (user + system) of the child: its cost, whatever else the machine runs
     mb: float
     stderr: str
+    wall: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -330,8 +333,9 @@ def spawn(args: list[str], folder: Path, extra_env: dict | None = None):
     return p
 
 
-def wait(p: subprocess.Popen, seconds: float) -> tuple[int, float, float, bool]:
-    """(exit status, wall seconds, peak MB, timed out): os.wait4 gives the child's own ru_maxrss."""
+def wait(p: subprocess.Popen, seconds: float) -> tuple[int, float, float, bool, float]:
+    """(exit status, wall seconds, peak MB, timed out, CPU seconds): os.wait4 gives the child's own ru_maxrss
+    and CPU time."""
     t0 = time.perf_counter()
     timed_out = False
     while True:
@@ -345,7 +349,7 @@ def wait(p: subprocess.Popen, seconds: float) -> tuple[int, float, float, bool]:
             break
         time.sleep(0.01)
     p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024, timed_out
+    return p.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024, timed_out, usage.ru_utime + usage.ru_stime
 
 
 def run_case(case: Case, seconds: float = 10.0, mb: float = 1000.0) -> Result:
@@ -354,12 +358,15 @@ def run_case(case: Case, seconds: float = 10.0, mb: float = 1000.0) -> Result:
         args = case.build(folder)
         p = spawn(args, folder, ENV_FOR.get(case.name))
         seconds = case.seconds or seconds
-        code, wall, peak, timed_out = wait(p, seconds)
+        guard = max(6 * seconds, 60)  # wall clock: a hang that burns no CPU (a blocked read) ends here
+        code, wall, peak, timed_out, cpu = wait(p, guard)
         stderr = (folder / ".stderr").read_text(errors="replace")
-    res = Result(case, code, wall, peak, stderr)
+    res = Result(case, code, cpu, peak, stderr, wall)
     lines = stderr.strip().splitlines()
     if timed_out:
-        res.problems.append(f"ran past {seconds:g} s")
+        res.problems.append(f"still running after {guard:g} s of wall-clock time")
+    elif cpu > seconds:
+        res.problems.append(f"used {cpu:.1f} s of CPU, over {seconds:g} s")
     elif code not in case.codes:
         res.problems.append(f"exit status {code}, expected {'/'.join(map(str, case.codes))}")
     if peak > mb:
@@ -402,7 +409,7 @@ def sigint_at_startup(n: int, seed: int = 0, seconds: float = 10.0) -> tuple[lis
             p = spawn(args, folder)
             time.sleep(rng.uniform(0, full * 1.1))
             os.kill(p.pid, signal.SIGINT)  # not p.send_signal, which may reap the child before wait4 sees it
-            code, wall, _, timed_out = wait(p, seconds)
+            code, wall, _, timed_out, _ = wait(p, max(6 * seconds, 60))
             err = (folder / ".stderr").read_text(errors="replace")
             lines = err.strip().splitlines()
             if timed_out:
@@ -437,7 +444,7 @@ def main() -> int:
         verdict = ("xfail" if not r.ok else "XPASS") if case.owner else ("ok" if r.ok else "FAIL")
         failures += verdict == "FAIL"
         line = r.stderr.strip().splitlines()[-1][:110] if r.stderr.strip() else ""
-        print(f"{verdict:5} {case.name:36} exit {r.code:4}  {r.seconds:6.2f} s  {r.mb:6.0f} MB  {line}"
+        print(f"{verdict:5} {case.name:36} exit {r.code:4}  {r.seconds:6.2f} s CPU ({r.wall:5.1f} wall)  {r.mb:6.0f} MB  {line}"
               + (f"  [{'; '.join(r.problems)}]" if r.problems else "") + (f"  ({case.owner})" if case.owner else ""),
               flush=True)
     if args.sigint:
