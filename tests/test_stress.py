@@ -79,6 +79,7 @@ def test_environment_raises_and_flag_wins(monkeypatch, capsys):
     assert main(["trace", net, "--json"]) == 2
     assert "trace_values limit of 10" in capsys.readouterr().err
     assert main(["--limit", "trace_values=100000", "trace", net, "--json"]) == 0
+    assert main(["trace", net, "--json", "--limit", "trace_values=100000"]) == 0  # after the subcommand too
     monkeypatch.setenv(limits.ENV, "memory=whatever")
     assert main(["trace", net, "--json"]) == 2
     assert "DELTAPROP_LIMITS" in capsys.readouterr().err

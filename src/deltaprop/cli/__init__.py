@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    for command in sub.choices.values():  # --limit also after the subcommand, where a refusal's advice is followed
+        command.add_argument("--limit", action="append", default=[], dest="limit_after", metavar="NAME=VALUE",
+                             help="raise (or lower) a budget, e.g. --limit memory=4GiB (see deltaprop --help)")
     return parser
 
 
@@ -86,7 +89,7 @@ def _main(argv: list[str] | None) -> int:
         limits.set_limits({})
         limits.value("memory")  # a bad DELTAPROP_LIMITS is refused before any work
         values = {}
-        for text in args.limit:
+        for text in args.limit + getattr(args, "limit_after", []):
             values.update(limits.parse_settings(text, "--limit"))
         limits.set_limits(values)
         # overflow or 0·∞ inside NumPy shows up as Inf or NaN in the result, which each command checks and
@@ -99,15 +102,15 @@ def _main(argv: list[str] | None) -> int:
             raise
         print(f"deltaprop: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # (before OSError, its base) `deltaprop trace … | head`: the reader left; say no more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as e:  # a missing or unreadable file, named
         if debug:
             raise
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"deltaprop: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `deltaprop trace … | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
     except KeyboardInterrupt:
         print("deltaprop: interrupted", file=sys.stderr)
         return 130
