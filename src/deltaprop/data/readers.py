@@ -238,7 +238,7 @@ def idx_dataset(path: str | Path, target: str | None = None, task: str | None = 
         raise DeltapropError(f"{labels_path}: labels must be a 1-D IDX array, got shape {y.shape}")
     if images.shape[0] != y.shape[0]:
         raise DeltapropError(f"{path} holds {images.shape[0]} samples but {labels_path} {y.shape[0]} labels")
-    X = images.reshape(images.shape[0], -1).astype(np.float64)
+    X = images.reshape(images.shape[0], -1).astype(np.float64, copy=False)  # load_idx made it float64 already
     T, task, classes = targets_from_column(y, str(labels_path), task)
     return Dataset(path.name.split(".")[0], X, T, task, classes=classes,
                    info={"source": str(labels_path), "first_row": 1})
