@@ -9,6 +9,7 @@ save (training) installs its own while it runs.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
@@ -35,12 +36,43 @@ import warnings  # noqa: E402
 
 from ..errors import DeltapropError  # noqa: E402
 
-COMMANDS = ("train", "evaluate", "predict", "trace", "derive", "gradcheck")  # modules here, in --help order
+COMMANDS = ("train", "evaluate", "predict", "trace", "derive", "gradcheck", "draw", "examples",
+            "playground")  # modules here, in --help order
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, status 2, as for every other bad input
-        self.exit(2, f"{self.prog}: error: {_one_line(message)}\n")
+    def error(self, message):  # one line, status 2, as for every other bad input; a "did you mean" if close
+        self.exit(2, f"{self.prog}: error: {_one_line(with_suggestion(message, self))}\n")
+
+
+def with_suggestion(message: str, parser: argparse.ArgumentParser | None = None) -> str:
+    """argparse's "invalid choice: 'trian' (choose from …)" with "; did you mean 'train'?" added, and the
+    same for an unrecognized flag (--epoch: --epochs)."""
+    import difflib
+
+    m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if m:
+        word = m.group(1)
+        choices = re.findall(r"'([^']*)'", m.group(2)) or [c.strip() for c in m.group(2).split(",")]
+    elif message.startswith("unrecognized arguments:") and parser is not None:
+        word = next((a.split("=")[0] for a in message.split(":", 1)[1].split() if a.startswith("--")), None)
+        choices = list(dict.fromkeys(_flags(parser)))
+        if word is None:
+            return message
+    else:
+        return message
+    close = difflib.get_close_matches(word, choices, n=2, cutoff=0.6)
+    return message + (f"; did you mean {' or '.join(map(repr, close))}?" if close else "")
+
+
+def _flags(parser: argparse.ArgumentParser) -> list[str]:
+    """Every --flag of the parser and of its subcommands."""
+    out = []
+    for action in parser._actions:
+        out += [o for o in action.option_strings if o.startswith("--")]
+        for sub in (getattr(action, "choices", None) or {}).values() if isinstance(action, argparse._SubParsersAction) else ():
+            out += _flags(sub)
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="raise (or lower) a budget for this command, e.g. --limit memory=4GiB; budgets: "
                              "memory, toml_depth, toml_items, trace_values, table_cells, graph_neurons, "
                              "gradcheck_work, idx_elements (also DELTAPROP_LIMITS=NAME=VALUE,…)")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     for command in sub.choices.values():  # --limit also after the subcommand, where a refusal's advice is followed
@@ -82,6 +114,9 @@ def _main(argv: list[str] | None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # argparse: --help, --version, or a bad flag (already printed, one line)
             return e.code if isinstance(e.code, int) else 2
+        if args.command is None:  # bare `deltaprop`: what it can do
+            build_parser().print_help()
+            return 0
         import numpy as np
 
         from .. import limits

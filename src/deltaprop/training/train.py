@@ -30,6 +30,7 @@ import numpy as np
 from .. import data as data_mod
 from .. import limits
 from ..engine import losses as loss_mod
+from ..engine import kernels
 from ..engine.layered import Network
 from ..errors import DeltapropError
 from . import optim, runs
@@ -95,27 +96,23 @@ def step(net, opt, X, T, idx, buf: list, lr_factor: float = 1.0) -> float:
 
     ``buf`` is [Xb, Tb, trace, grads], kept by the caller from step to step: the batch is gathered into Xb and
     Tb, and forward and backward write into the trace and grads of the last step, so nothing is allocated.
-    Plain SGD folds −η into δᴸ and adds the step to the parameters in the products themselves
-    (:meth:`Network.add_step`); other optimizers get ∂C/∂θ. A NaN or Inf cost or δ raises _Diverged before any parameter changes.
+    The optimizer does the backward pass and the update (:meth:`~deltaprop.training.optim.Optimizer.minimize`);
+    a NaN or Inf cost or δ raises _Diverged before any parameter changes.
     """
     Xb, Tb = buf[0], buf[1]
     np.take(X, idx, axis=0, out=Xb, mode="clip")  # idx is a slice of a permutation; "raise" would buffer
     np.take(T, idx, axis=0, out=Tb, mode="clip")
     buf[2] = trace = net.forward(Xb, buf[2])
-    fold = opt.folds_lr
-    buf[3] = grads = net.backward(trace, Tb, buf[3], input_grad=False,
-                                  scale=-opt.lr * lr_factor if fold else None, weight_grads=not fold)
+    buf[3] = grads = opt.minimize(net, trace, Tb, buf[3], lr_factor, check=_check_finite)
+    return float(grads.cost)
+
+
+def _check_finite(grads) -> None:
     cost = float(grads.cost)
     if not math.isfinite(cost):
         raise _Diverged(f"loss is {cost}")
     if not _finite_grads(grads):
         raise _Diverged("gradient is NaN or Inf")
-    if fold:
-        net.add_step(trace, grads)  # W ← W + (−η s δ)ᵀ a_prev, b ← b − η ∂C/∂b
-        opt.t += 1
-    else:
-        opt.step(net.params(), grads.params(), lr_factor)
-    return cost
 
 
 def _clean(x: float) -> float | None:
@@ -156,6 +153,7 @@ def fit(
     resume: bool = False,
     progress: Callable[[dict, TrainConfig], None] | None = None,
     stop_after_epoch: int | None = None,
+    verbose: bool | None = None,
     **settings,
 ) -> Run:
     """Train a network on ``data`` (a name, a path, a :class:`~deltaprop.data.Dataset`, or (X, T) arrays).
@@ -163,7 +161,9 @@ def fit(
     Settings are those of :class:`TrainConfig`, as ``config`` or keywords. With ``out`` the run directory gets
     ``config.toml``, ``metrics.jsonl``, a checkpoint every epoch, then ``model.npz``, ``metrics.json`` and
     ``curves.png``; ``resume=True`` continues from its checkpoint. ``progress(record, cfg)`` is called after
-    every epoch. ``stop_after_epoch`` stops (with a checkpoint) after that many epochs, as a kill would.
+    every epoch; without it a progress bar is shown (tqdm: a widget in Jupyter) where someone is watching: by
+    default in Jupyter and on a terminal, not in logs or pipes; ``verbose=True`` always, ``False`` never.
+    ``stop_after_epoch`` stops (with a checkpoint) after that many epochs, as a kill would.
     """
     task = settings.get("task") or (config.task if isinstance(config, TrainConfig) else (config or {}).get("task"))
     ds, name = dataset_from(data, task)
@@ -196,8 +196,18 @@ def fit(
     sched = optim.schedule(cfg.schedule, epochs=cfg.epochs, step_size=cfg.step_size, gamma=cfg.gamma)
 
     t0 = time.perf_counter()
-    with _blas_threads(net, cfg.batch_size):
-        stopped = _loop(net, opt, sched, prep, cfg, state, out, progress, stop_after_epoch)
+    bar = None
+    if progress is None and verbose is not False:
+        from .progress import epoch_bar, watched
+
+        if verbose or watched():
+            bar = progress = epoch_bar(cfg.epochs, state.epoch, f"training on {ds.name}")
+    try:
+        with kernels.threads_for(net.sizes, cfg.batch_size):
+            stopped = _loop(net, opt, sched, prep, cfg, state, out, progress, stop_after_epoch)
+    finally:
+        if bar is not None:
+            bar.close()
     if stopped:
         return Run(model, {}, state.history, cfg, out, stopped_after=state.epoch)
     if state.best is not None and cfg.early_stopping:
@@ -207,24 +217,6 @@ def fit(
     if out is not None:
         runs.finish(out, model, metrics, state.history, prep)
     return Run(model, metrics, state.history, cfg, out)
-
-
-SMALL_MATMUL = 2**21  # multiply-adds below which one BLAS thread beats several (measured on digits)
-
-
-def _blas_threads(net: Network, batch_size: int):
-    """One BLAS thread for small networks: their matrix products are too small to share out, and on a busy
-    machine idle BLAS threads spinning for work made digits training 20× slower (23 s against 1.2 s)."""
-    import contextlib
-
-    work = max(batch_size * n_in * n_out for n_in, n_out in zip(net.sizes, net.sizes[1:]))
-    if work >= SMALL_MATMUL:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def build(cfg: TrainConfig, prep: Prepared) -> Network:
@@ -348,10 +340,11 @@ def final_metrics(model: Model, prep: Prepared, state: runs.LoopState, seconds: 
     return out
 
 
-def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = None, **overrides) -> Run:
+def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = None, verbose: bool | None = None,
+           **overrides) -> Run:
     """Continue the run in ``out`` from its checkpoint, with the settings it was started with."""
     out = Path(out)
     saved = runs.saved_config(out, overrides)
     data = saved.pop("data")
     return fit(data, config_from({**saved, "data": data}, recipe=False), out=out, resume=True, progress=progress,
-               stop_after_epoch=stop_after_epoch)
+               stop_after_epoch=stop_after_epoch, verbose=verbose)
