@@ -106,7 +106,7 @@ def _plan(alpha: float, A: Array, B: Array, beta: float, C: Array):
     NumPy path). Working the arguments out costs more than a small product (array pointers through ctypes), so
     a training loop makes the call once and keeps it with the arrays it was made for (they must stay alive and
     in place: the call holds references to them)."""
-    fn = _ROUTINES.get(C.dtype) if _ROUTINES else None
+    fn = _ROUTINES.get(C.dtype) if _ROUTINES else None  # _ROUTINES is bound before _plan is ever handed out
     if fn is None or A.dtype != C.dtype or B.dtype != C.dtype or not C.flags.writeable:
         return None
     if A.ndim != 2 or B.ndim != 2 or C.ndim != 2:
@@ -150,16 +150,31 @@ def _self_test() -> bool:
     return True
 
 
-try:
-    _ROUTINES = _bind()
-except Exception:  # noqa: BLE001 - whatever goes wrong, the NumPy path is always there
-    _ROUTINES = None
-if _ROUTINES is not None and not _self_test():
-    _ROUTINES = None
+_ROUTINES = None  # bound on first use (see __getattr__): finding the library costs more than the rest of import
 
-#: ``plan(alpha, A, B, beta, C)``: a call of no arguments doing C ← αAB + βC in NumPy's OpenBLAS, made once and
-#: made again and again (see _plan); itself None where that BLAS is not available.
-plan = _plan if _ROUTINES is not None else None
+
+def __getattr__(name: str):
+    """``plan`` is bound on first use: finding NumPy's OpenBLAS (its build configuration, threadpoolctl, loading
+    the library, the self-test) costs ~30 ms, which ``import deltaprop`` and ``deltaprop --help`` need not pay."""
+    if name != "plan":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    global _ROUTINES, plan
+    try:
+        _ROUTINES = _bind()
+    except Exception:  # noqa: BLE001 - whatever goes wrong, the NumPy path is always there
+        _ROUTINES = None
+    if _ROUTINES is not None and not _self_test():
+        _ROUTINES = None
+    #: ``plan(alpha, A, B, beta, C)``: a call of no arguments doing C ← αAB + βC in NumPy's OpenBLAS, made once
+    #: and called again and again (see _plan); itself None where that BLAS is not available.
+    plan = _plan if _ROUTINES is not None else None
+    return plan
+
+
+def gemm_plan():
+    """:data:`plan`, bound on first use (a test or benchmark may replace the module attribute)."""
+    g = globals()
+    return g["plan"] if "plan" in g else __getattr__("plan")
 
 
 # --- the workspace: every scratch array and BLAS plan of one batch shape ---------------------------------------
@@ -227,7 +242,8 @@ class Workspace(dict):
         # the smaller products); any new array, a new batch buffer or a replaced W, makes it anew
         kept = self.plans.get(key)
         if kept is None or kept[0] is not W or kept[1] is not delta or kept[2] is not a_prev:
-            call = plan(1.0, delta.T, a_prev, 1.0, W) if plan is not None else None
+            gemm = gemm_plan()
+            call = gemm(1.0, delta.T, a_prev, 1.0, W) if gemm is not None else None
             kept = self.plans[key] = (W, delta, a_prev, call)
         if kept[3] is not None:
             kept[3]()
