@@ -33,7 +33,7 @@ FLAGS = {  # flag → (TrainConfig field, type, help)
     "--val-split": ("val_split", float, "fraction held out for validation (default 0.1)"),
     "--test-split": ("test_split", float, "fraction held out for the test (default 0.2)"),
     "--early-stopping": ("early_stopping", int, "patience in epochs on the validation loss; 0: off (default 10)"),
-    "--dtype": ("dtype", str, "float64 or float32"),
+    "--dtype": ("dtype", str, "float32 (default) or float64"),
     "--checkpoint-every": ("checkpoint_every", int, "epochs between checkpoints (default 1)"),
 }
 

@@ -57,6 +57,8 @@ class Model:
     def output(self, X) -> Array:
         """The output layer's activations aᴸ (N, n_out), in the user's units for regression."""
         a = self.net.predict(self.inputs(X)).astype(np.float64)
+        if self.net.dtype != np.float64 and self.net.activations[-1].name == "softmax":
+            a /= a.sum(axis=1, keepdims=True)  # a float32 softmax sums to 1 to float32 rounding; now to float64's
         return a * self.t_scale + self.t_mean if self.task == "regression" else a
 
     def predict(self, X) -> Array:

@@ -16,13 +16,18 @@ import numpy as np
 Array = np.ndarray
 
 
-def _pyplot():
-    import matplotlib
+def _figure(n: int):
+    """A figure of n panels side by side, 5 × 4 inches each, drawn by Agg into files only (never a window):
+    matplotlib's object API, without pyplot's global state, and fixed margins instead of tight_layout (which
+    measured ~0.1 s of CPU here, a sixth of the figure)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=(5 * n, 4))
+    FigureCanvasAgg(fig)
+    width = 5.0 * n  # inches; the margins in inches, whatever the number of panels
+    fig.subplots_adjust(left=1.05 / width, right=1 - 0.25 / width, bottom=0.13, top=0.92, wspace=0.3)
+    return fig, fig.subplots(1, n, squeeze=False)
 
 
 def hidden_contributions(model, x: Array) -> tuple[Array, Array]:
@@ -38,7 +43,6 @@ def hidden_contributions(model, x: Array) -> tuple[Array, Array]:
 
 def run_figure(path: str | Path, history: list[dict], model, prep) -> None:
     """curves.png: learning curves, plus the fit (1-D regression) or decision regions (2-D classification)."""
-    plt = _pyplot()
     net = model.net
     one_d = (model.task == "regression" and net.sizes[0] == 1 and net.sizes[-1] == 1 and net.L >= 2
              and net.activations[-1].name == "identity")
@@ -48,7 +52,7 @@ def run_figure(path: str | Path, history: list[dict], model, prep) -> None:
     metric = metric_name(model.task)
     has_val = any(f"val_{metric}" in r for r in history)
     n = 1 + has_val + (one_d or two_d)
-    fig, axes = plt.subplots(1, n, figsize=(5 * n, 4), squeeze=False)
+    fig, axes = _figure(n)
     axes = list(axes[0])
     epochs = [r["epoch"] for r in history]
 
@@ -68,9 +72,7 @@ def run_figure(path: str | Path, history: list[dict], model, prep) -> None:
         _fit_panel(axes.pop(0), model, prep)
     elif two_d:
         _regions_panel(axes.pop(0), model, prep)
-    fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _fit_panel(ax, model, prep) -> None:
