@@ -46,6 +46,8 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/DATA-TIME)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, only the final lines")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="BLAS threads (default: 1 for small networks, else the cores the machine has free)")
     p.add_argument("--stop-after-epoch", type=int, help=__import__("argparse").SUPPRESS)  # test hook
     p.set_defaults(func=run)
 
@@ -80,12 +82,13 @@ def run(args) -> int:
             if extra or args.out:
                 raise DeltapropError("--resume continues a run with its saved settings; only --epochs may be given")
             result = tr.resume(args.resume, progress=reporter, stop_after_epoch=args.stop_after_epoch,
-                               epochs=settings.get("epochs"))
+                               epochs=settings.get("epochs"), threads=args.threads)
         else:
             cfg = config.config_from(settings)
             out = Path(args.out) if args.out else default_out(cfg.data)
             reporter.start(cfg, out)
-            result = tr.fit(cfg.data, cfg, out=out, progress=reporter, stop_after_epoch=args.stop_after_epoch)
+            result = tr.fit(cfg.data, cfg, out=out, progress=reporter, stop_after_epoch=args.stop_after_epoch,
+                            threads=args.threads)
     except tr.TrainingInterrupted as e:
         reporter.close()
         print(f"deltaprop: {e}", file=sys.stderr)

@@ -254,19 +254,43 @@ class Workspace(dict):
 SMALL_MATMUL = 2**21  # multiply-adds below which one BLAS thread beats several (measured on digits)
 
 
-def threads_for(sizes: list[int], batch_size: int):
-    """The BLAS thread policy, as a context: one thread for small networks. Their products are too small to
-    share out, and on a busy machine idle BLAS threads spinning for work made digits training 20× slower
-    (23 s against 1.2 s)."""
+def blas_threads(sizes: list[int], batch_size: int, threads: int | None = None,
+                 load: float | None = None, cpus: int | None = None) -> int:
+    """How many BLAS threads a training run of layer ``sizes`` and ``batch_size`` should use.
+
+    ``threads`` (a ``--threads`` flag) wins. Otherwise one thread for small networks: their products (the
+    largest batch·n_in·n_out below SMALL_MATMUL multiply-adds) are too small to share out, and on a busy machine
+    idle BLAS threads spinning for work made digits training 20× slower (23 s against 1.2 s). Larger networks get
+    the cores the machine has free: the CPU count less the 1-minute load average (``os.getloadavg``; ``load`` and
+    ``cpus`` stand in for them in tests), rounded, at least 1. OpenBLAS's threads wait for each other at every
+    product, so a thread on a core that another process holds stalls the whole product."""
+    cpus = cpus or os.cpu_count() or 1
+    if threads is not None:
+        return max(1, min(int(threads), cpus))
     work = max(batch_size * n_in * n_out for n_in, n_out in zip(sizes, sizes[1:]))
-    if work >= SMALL_MATMUL:
-        return contextlib.nullcontext()
+    if work < SMALL_MATMUL:
+        return 1
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # not on every platform
+            load = 0.0
+    return max(1, min(cpus, round(cpus - load)))
+
+
+def threads_for(sizes: list[int], batch_size: int, threads: int | None = None):
+    """The BLAS thread policy of a training run, as a context: at most :func:`blas_threads` threads inside it
+    (NumPy's OpenBLAS, through threadpoolctl; nothing changes where threadpoolctl is missing). The count chosen
+    is the context's ``threads`` attribute."""
+    n = blas_threads(sizes, batch_size, threads)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
+        ctx = contextlib.nullcontext()
+    else:
+        ctx = threadpool_limits(limits=n, user_api="blas")
+    ctx.threads = n
+    return ctx
 
 
 # --- fused passes: the same operations in the same order in kept arrays ---------------------------------------

@@ -153,6 +153,7 @@ def fit(
     resume: bool = False,
     progress: Callable[[dict, TrainConfig], None] | None = None,
     stop_after_epoch: int | None = None,
+    threads: int | None = None,
     **settings,
 ) -> Run:
     """Train a network on ``data`` (a name, a path, a :class:`~deltaprop.data.Dataset`, or (X, T) arrays).
@@ -161,7 +162,11 @@ def fit(
     ``config.toml``, ``metrics.jsonl``, a checkpoint every epoch, then ``model.npz``, ``metrics.json`` and
     ``curves.png``; ``resume=True`` continues from its checkpoint. ``progress(record, cfg)`` is called after
     every epoch. ``stop_after_epoch`` stops (with a checkpoint) after that many epochs, as a kill would.
+    ``threads`` caps the BLAS threads; by default :func:`deltaprop.engine.kernels.blas_threads` picks them from
+    the network's size and the machine's load (the result does not depend on it).
     """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise DeltapropError(f"threads must be an integer ≥ 1, got {threads!r}")
     task = settings.get("task") or (config.task if isinstance(config, TrainConfig) else (config or {}).get("task"))
     ds, name = dataset_from(data, task)
     cfg = settle(config, name, settings)
@@ -193,7 +198,7 @@ def fit(
     sched = optim.schedule(cfg.schedule, epochs=cfg.epochs, step_size=cfg.step_size, gamma=cfg.gamma)
 
     t0 = time.perf_counter()
-    with kernels.threads_for(net.sizes, cfg.batch_size):
+    with kernels.threads_for(net.sizes, cfg.batch_size, threads):
         stopped = _loop(net, opt, sched, prep, cfg, state, out, progress, stop_after_epoch)
     if stopped:
         return Run(model, {}, state.history, cfg, out, stopped_after=state.epoch)
@@ -322,10 +327,11 @@ def final_metrics(model: Model, prep: Prepared, state: runs.LoopState, seconds: 
     return out
 
 
-def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = None, **overrides) -> Run:
+def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = None, threads: int | None = None,
+           **overrides) -> Run:
     """Continue the run in ``out`` from its checkpoint, with the settings it was started with."""
     out = Path(out)
     saved = runs.saved_config(out, overrides)
     data = saved.pop("data")
     return fit(data, config_from({**saved, "data": data}, recipe=False), out=out, resume=True, progress=progress,
-               stop_after_epoch=stop_after_epoch)
+               stop_after_epoch=stop_after_epoch, threads=threads)
