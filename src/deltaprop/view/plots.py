@@ -26,8 +26,18 @@ def _figure(n: int):
     fig = Figure(figsize=(5 * n, 4))
     FigureCanvasAgg(fig)
     width = 5.0 * n  # inches; the margins in inches, whatever the number of panels
-    fig.subplots_adjust(left=1.05 / width, right=1 - 0.25 / width, bottom=0.13, top=0.92, wspace=0.3)
+    fig.subplots_adjust(left=1.2 / width, right=1 - 0.25 / width, bottom=0.13, top=0.92, wspace=0.3)
     return fig, fig.subplots(1, n, squeeze=False)
+
+
+def _label(ax, xlabel: str, ylabel: str, title: str) -> None:
+    """Axis labels and title at fixed places (axes coordinates) rather than placed by measuring every tick
+    label: that measuring was two thirds of the figure's drawing time."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.xaxis.set_label_coords(0.5, -0.1)
+    ax.yaxis.set_label_coords(-0.2, 0.5)  # clear of the widest tick labels (log scale: "8 × 10⁻¹")
+    ax.set_title(title, y=1.0, pad=6)
 
 
 def hidden_contributions(model, x: Array) -> tuple[Array, Array]:
@@ -62,12 +72,12 @@ def run_figure(path: str | Path, history: list[dict], model, prep) -> None:
         ax.plot(epochs, [r.get("val_loss") for r in history], label="validation")
     if all((r["train_loss"] or 0) > 0 for r in history):
         ax.set_yscale("log")
-    ax.set(xlabel="epoch", ylabel=f"loss ({net.loss.name})", title="learning curves")
+    _label(ax, "epoch", f"loss ({net.loss.name})", "learning curves")
     ax.legend()
     if has_val:
         ax = axes.pop(0)
         ax.plot(epochs, [r.get(f"val_{metric}") for r in history], color="C1")
-        ax.set(xlabel="epoch", ylabel=f"validation {metric}", title=f"validation {metric}")
+        _label(ax, "epoch", f"validation {metric}", f"validation {metric}")
     if one_d:
         _fit_panel(axes.pop(0), model, prep)
     elif two_d:
@@ -84,7 +94,7 @@ def _fit_panel(ax, model, prep) -> None:
     ax.plot(x[:, 0], y, "-", color="C3", lw=2, label="network y(x)")
     for j in range(parts.shape[1]):
         ax.plot(x[:, 0], parts[:, j], "--", lw=1, label=f"hidden unit {j + 1}" if parts.shape[1] <= 8 else None)
-    ax.set(xlabel="x", ylabel="t", title=f"{prep.dataset.name}: fit and hidden-unit contributions")
+    _label(ax, "x", "t", f"{prep.dataset.name}: fit and hidden-unit contributions")
     ax.legend(fontsize="small")
 
 
@@ -103,4 +113,4 @@ def _regions_panel(ax, model, prep) -> None:
                     alpha=0.4)
     labels = T.argmax(axis=1)
     ax.scatter(X[:, 0], X[:, 1], c=labels, cmap="RdBu" if K == 2 else "tab10", edgecolors="k", s=14)
-    ax.set(xlabel="x1", ylabel="x2", title=f"{prep.dataset.name}: decision regions")
+    _label(ax, "x1", "x2", f"{prep.dataset.name}: decision regions")
