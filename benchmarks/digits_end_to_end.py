@@ -1,7 +1,8 @@
 """`deltaprop train --data digits` end to end, as a user runs it: CPU time (user + system, from os.wait4),
 wall time and the test accuracy, for this checkout and optionally a baseline checkout, interleaved; and the
 same work in scikit-learn (MLPClassifier: 256 ReLU units, Adam at 0.002, batches of 64, at most 60 epochs,
-early stopping with patience 10, 20 % test split) as a fresh interpreter too, for scale.
+early stopping with patience 10, 20 % test split; one BLAS thread, as deltaprop's policy picks for digits) as
+a fresh interpreter too, for scale.
 
     python benchmarks/digits_end_to_end.py --repeats 7
     python benchmarks/digits_end_to_end.py --baseline ../main/src --repeats 7 --json
@@ -76,7 +77,8 @@ def main() -> None:
             for name in names:
                 src = peers[name]
                 if src is None:
-                    results[name].append(run([sys.executable, "-c", SKLEARN], dict(os.environ), None))
+                    one = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # as deltaprop
+                    results[name].append(run([sys.executable, "-c", SKLEARN], one, None))  # picks for digits
                     continue
                 out = Path(tmp) / f"{name}-{r}"
                 cmd = [sys.executable, "-m", "deltaprop", "train", "--data", "digits", "--out", str(out), "-q",
