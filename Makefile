@@ -28,6 +28,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/mlp_throughput.py
+	$(BIN)/python benchmarks/mlp_throughput.py --optimizer adam --only float32,relu,64,256 --repeats 7
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/graph_scaling.py
 
 clean:

@@ -2,7 +2,7 @@
 """Training throughput of a 784-h-h-10 MLP: deltaprop against PyTorch and scikit-learn, side by side.
 
 The work (issue 5): synthetic MNIST-shaped data (uniform [0, 1] inputs, 10 classes), softmax + cross-entropy,
-plain SGD, shuffled mini-batches, one epoch timed after one warm-up epoch, 2 threads. The three peers run in
+plain SGD (or ``--optimizer momentum|nesterov|adam|adamw``, issue 15), shuffled mini-batches, one epoch timed after one warm-up epoch, 2 threads. The three peers run in
 one process and are interleaved within every repeat (the order rotates), so a background load slows all three
 alike; the median epoch time over the repeats is reported, and the ratios are taken from the medians.
 
@@ -14,6 +14,11 @@ are finite, and adds the step to the parameters.
     python benchmarks/mlp_throughput.py            # every configuration, ~3-4 min on 2 cores
     python benchmarks/mlp_throughput.py --quick    # three configurations, < 60 s
     python benchmarks/mlp_throughput.py --json     # one JSON line per configuration on stdout, table on stderr
+    python benchmarks/mlp_throughput.py --optimizer adam --only float64,relu,64,256 --threads 1 --repeats 9
+
+PyTorch runs twice: its default form of the optimizer (``torch``) and its fastest (``torch_fused``: ``fused=True``
+where torch has it for the optimizer, else ``foreach=True``); scikit-learn runs where it has the optimizer
+(sgd, momentum, nesterov, adam; not adamw).
 """
 
 from __future__ import annotations
@@ -54,6 +59,15 @@ from deltaprop.training import optim, train  # noqa: E402,F401  (dp.train.step i
 
 N_IN, N_OUT = 784, 10
 LR = 0.01  # small enough that no configuration diverges in a few epochs; the step's cost does not depend on it
+OPTIMIZER = _from_argv("--optimizer", "sgd")
+# each optimizer's settings, the same for every peer: (deltaprop name, settings)
+SETTINGS = {
+    "sgd": {"lr": LR},
+    "momentum": {"lr": LR, "momentum": 0.9},
+    "nesterov": {"lr": LR, "momentum": 0.9},
+    "adam": {"lr": 1e-3},
+    "adamw": {"lr": 1e-3, "weight_decay": 0.01},
+}
 
 # (dtype, activation, batch, hidden); the first is the issue's headline configuration
 FULL = [
@@ -110,7 +124,7 @@ class Deltaprop:
         init = "he" if activation == "relu" else "glorot"
         self.net = pkg.Network([N_IN, hidden, hidden, N_OUT], activation, "cross_entropy", output="softmax",
                                init=init, seed=seed, dtype=dtype)
-        self.opt = _wing(pkg, "optim").make("sgd", lr=LR)
+        self.opt = _wing(pkg, "optim").make(OPTIMIZER, **SETTINGS[OPTIMIZER])
         self.rng = np.random.default_rng(seed)
         n = X.shape[0]
         self.perm = np.arange(n)  # shuffled in place every epoch
@@ -178,7 +192,10 @@ def baseline_peer(src: str):
 
 
 class Torch:
+    """PyTorch with its default form of the optimizer (on the CPU: one tensor at a time)."""
+
     name = "torch"
+    fast = False
 
     def __init__(self, X, y, T, dtype, activation, batch, hidden, seed=0):
         import torch
@@ -192,10 +209,34 @@ class Torch:
             torch.nn.Linear(N_IN, hidden), Act(), torch.nn.Linear(hidden, hidden), Act(),
             torch.nn.Linear(hidden, N_OUT),
         ).to(tdtype)
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=LR)
+        self.opt, self.form = self.optimizer(torch)
         self.X = torch.from_numpy(X)
         self.y = torch.from_numpy(y)
         self.batch = batch
+
+    def optimizer(self, torch):
+        """(optimizer, form): torch's class for OPTIMIZER with the same settings; in its fastest form for the
+        fast peer (fused=True where torch has it, checked by a step; else foreach=True)."""
+        kw = dict(SETTINGS[OPTIMIZER])
+        if OPTIMIZER == "nesterov":
+            kw["nesterov"] = True
+        cls = {"sgd": torch.optim.SGD, "momentum": torch.optim.SGD, "nesterov": torch.optim.SGD,
+               "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[OPTIMIZER]
+        if not self.fast:
+            return cls(self.model.parameters(), **kw), "default"
+        for form in ("fused", "foreach"):
+            try:
+                opt = cls(self.model.parameters(), **kw, **{form: True})
+                for p in self.model.parameters():
+                    p.grad = torch.zeros_like(p)
+                opt.step()  # fused kernels may be refused only at the first step
+                opt = cls(self.model.parameters(), **kw, **{form: True})  # a fresh state
+                for p in self.model.parameters():
+                    p.grad = None
+                return opt, form
+            except (RuntimeError, TypeError, ValueError):
+                continue
+        return cls(self.model.parameters(), **kw), "default"
 
     def epoch(self):
         torch, F, model, opt = self.torch, self.F, self.model, self.opt
@@ -210,18 +251,29 @@ class Torch:
         return float(loss.detach())
 
 
+class TorchFused(Torch):
+    """PyTorch with its fastest form of the optimizer (fused=True, else foreach=True)."""
+
+    name = "torch_fused"
+    fast = True
+
+
 class Sklearn:
     name = "sklearn"
+    HAS = ("sgd", "momentum", "nesterov", "adam")  # scikit-learn's MLP has no AdamW
 
     def __init__(self, X, y, T, dtype, activation, batch, hidden, seed=0):
         from sklearn.neural_network import MLPClassifier
 
         self.X, self.y = X, y
+        kw = SETTINGS[OPTIMIZER]
+        solver = dict(solver="adam", beta_1=0.9, beta_2=0.999, epsilon=1e-8) if OPTIMIZER == "adam" else dict(
+            solver="sgd", learning_rate="constant", momentum=kw.get("momentum", 0.0),
+            nesterovs_momentum=OPTIMIZER == "nesterov")
         self.model = MLPClassifier(
             hidden_layer_sizes=(hidden, hidden), activation={"relu": "relu", "sigmoid": "logistic"}[activation],
-            solver="sgd", learning_rate="constant", learning_rate_init=LR, momentum=0.0,
-            nesterovs_momentum=False, batch_size=batch, max_iter=1, shuffle=True, alpha=0.0, tol=0.0,
-            random_state=seed,
+            learning_rate_init=kw["lr"], batch_size=batch, max_iter=1, shuffle=True, alpha=0.0, tol=0.0,
+            random_state=seed, **solver,
         )
         self.classes = np.arange(N_OUT)
         self.first = True
@@ -322,6 +374,10 @@ def run_config(dtype, activation, batch, hidden, *, n, repeats, peers, log):
         "sklearn_sps": round(sps["sklearn"]) if "sklearn" in sps else None,
         "ratio_torch": round(dp_sps / sps["torch"], 3) if "torch" in sps else None,
         "ratio_sklearn": round(dp_sps / sps["sklearn"], 3) if "sklearn" in sps else None,
+        "ratio_torch_fused": round(dp_sps / sps["torch_fused"], 3) if "torch_fused" in sps else None,
+        "torch_fused_sps": round(sps["torch_fused"]) if "torch_fused" in sps else None,
+        "optimizer": OPTIMIZER,
+        "threads": THREADS,
         "gflops": round(flops_epoch / med["deltaprop"] / 1e9, 1),
         "sgemm_gflops": round(sgemm.flops / sgemm_best / 1e9, 1),
     }
@@ -329,7 +385,6 @@ def run_config(dtype, activation, batch, hidden, *, n, repeats, peers, log):
     rec["alloc_bytes_per_step"] = runners[0].alloc_per_step()
     rec["samples"] = n
     rec["repeats"] = repeats
-    rec["threads"] = THREADS
     if "baseline" in sps:
         rec["baseline_sps"] = round(sps["baseline"])
         rec["speedup_vs_baseline"] = round(dp_sps / sps["baseline"], 3)
@@ -340,6 +395,12 @@ def run_config(dtype, activation, batch, hidden, *, n, repeats, peers, log):
     for r in runners:
         if r.name == "sklearn":
             rec["sklearn_dtype"] = r.dtype
+        if r.name == "torch_fused":
+            rec["torch_fused_form"] = r.form
+    # the spread: each repeat's ratio (deltaprop's epoch against the peer's epoch of the same round)
+    rec["ratio_range"] = {peer: [round(min(q), 3), round(max(q), 3)] for peer in ("torch", "torch_fused", "sklearn")
+                          if peer in times for q in [[b / a for a, b in zip(times["deltaprop"], times[peer])]]}
+    rec["loadavg"] = [round(x, 2) for x in os.getloadavg()]
     extra = f", {rec['speedup_vs_baseline']}× the baseline's {rec['baseline_sps']:,}/s" if "baseline_sps" in rec else ""
     log(f"  {dtype} {activation} batch {batch} hidden {hidden}: done{extra}")
     return rec
@@ -347,7 +408,7 @@ def run_config(dtype, activation, batch, hidden, *, n, repeats, peers, log):
 
 def fmt_table(recs) -> str:
     head = (f"{'dtype':8} {'act':8} {'batch':>5} {'hidden':>6} | {'deltaprop/s':>11} {'torch/s':>9} "
-            f"{'sklearn/s':>9} | {'×torch':>6} {'×sklearn':>8} | {'GFLOP/s':>7} {'sgemm':>6} {'%':>4} | "
+            f"{'sklearn/s':>9} | {'×torch':>6} {'×fused':>6} {'×sklearn':>8} | {'GFLOP/s':>7} {'sgemm':>6} {'%':>4} | "
             f"{'alloc B/step':>12}")
     lines = [head, "-" * len(head)]
     for r in recs:
@@ -357,7 +418,8 @@ def fmt_table(recs) -> str:
         lines.append(
             f"{r['dtype']:8} {r['activation']:8} {r['batch']:>5} {r['hidden']:>6} | "
             f"{r['deltaprop_sps']:>11,} {num(r['torch_sps'])} {num(r['sklearn_sps'])} | "
-            f"{num(r['ratio_torch'], '{:>6.2f}')} {num(r['ratio_sklearn'], '{:>8.2f}')} | "
+            f"{num(r['ratio_torch'], '{:>6.2f}')} {num(r.get('ratio_torch_fused'), '{:>6.2f}')} "
+            f"{num(r['ratio_sklearn'], '{:>8.2f}')} | "
             f"{r['gflops']:>7.1f} {r['sgemm_gflops']:>6.1f} {100 * r['sgemm_fraction']:>4.0f} | "
             f"{r['alloc_bytes_per_step']:>12,}"
         )
@@ -371,6 +433,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=None, help="timed epochs per peer (default 5, quick 3)")
     ap.add_argument("--samples", type=int, default=20_000)
     ap.add_argument("--threads", type=int, default=THREADS, help="BLAS / torch threads (default 2)")
+    ap.add_argument("--optimizer", default="sgd", choices=sorted(SETTINGS),
+                    help="the optimizer every peer uses (default sgd, the issue 5 headline)")
     ap.add_argument("--src", default=None, help="the src/ folder of another deltaprop checkout to time")
     ap.add_argument("--baseline", default=None,
                     help="also time the engine in this src/ folder (e.g. a checkout of the previous commit), "
@@ -396,12 +460,12 @@ def main(argv=None) -> int:
 
             torch.set_num_threads(THREADS)
             torch_version = torch.__version__
-            peers.append(Torch)
+            peers += [Torch, TorchFused]
         except ImportError:
             pass
-    if not args.no_sklearn:
-        import sklearn
+    import sklearn
 
+    if not args.no_sklearn and OPTIMIZER in Sklearn.HAS:
         peers.append(Sklearn)
 
     out = sys.stdout if not args.json else sys.stderr
@@ -412,7 +476,7 @@ def main(argv=None) -> int:
     log(f"deltaprop {dp.__version__} from {Path(dp.__file__).parent}, numpy {np.__version__}, BLAS: {blas_info()}; torch {torch_version}; "
         f"scikit-learn {sklearn.__version__ if not args.no_sklearn else None}; python {platform.python_version()}"
         f"; {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {args.samples} samples, "
-        f"{repeats} repeats, {THREADS} threads")
+        f"{repeats} repeats, {THREADS} threads, optimizer {OPTIMIZER}; load average {os.getloadavg()[0]:.2f}")
     t0 = time.perf_counter()
     recs = []
     for cfg in configs:

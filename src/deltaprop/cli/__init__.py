@@ -1,9 +1,14 @@
-"""The ``deltaprop`` command: one module per subcommand, each with ``register(subparsers)``.
+"""The ``deltaprop`` command: one module per subcommand, each with ``register(subparsers)`` and ``run(args)``.
 
 Errors in what the user gave (files, formulas, flags) are one line on stderr and exit status 2; ``--debug``
 shows the traceback instead. Ctrl-C at any moment, start-up included, is one line and exit status 130: the
 handler is installed before anything heavy is imported (:func:`exit_on_interrupt`), and a command with work to
 save (training) installs its own while it runs.
+
+Start-up stays fast because only the subcommand being run is imported: ``COMMANDS`` names every subcommand
+with its one-line help, so ``deltaprop --help`` lists them all without importing any, and ``deltaprop NAME …``
+imports ``cli/NAME.py`` alone. A subcommand module imports only argparse-level things at module level; NumPy,
+SymPy, matplotlib, rich, … are imported inside its ``run`` (see docs/architecture.md, "Start-up").
 """
 
 from __future__ import annotations
@@ -32,12 +37,21 @@ def exit_on_interrupt():
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402
-import warnings  # noqa: E402
 
 from ..errors import DeltapropError  # noqa: E402
 
-COMMANDS = ("train", "evaluate", "predict", "trace", "derive", "gradcheck", "draw", "examples",
-            "playground")  # modules here, in --help order
+# name → one-line help, in --help order; the module cli/NAME.py registers the full parser of NAME
+COMMANDS: dict[str, str] = {
+    "train": "train a network by mini-batch gradient descent and save the run",
+    "evaluate": "loss and metrics of a trained model on a data set",
+    "predict": "predict with a trained model from a table, .npz or IDX file of inputs",
+    "trace": "run forward and backward on one batch and show z, a, δ and gradients",
+    "derive": "derivations as worked solutions: ∂L/∂(z, a, w, b) of a network, a loss from a likelihood",
+    "gradcheck": "compare backprop's gradients with finite differences",
+    "draw": "draw a network (Graphviz): neurons, weights and, on request, z, a, δ, ∂C/∂w",
+    "examples": "list the bundled example networks, or copy one to the current folder",
+    "playground": "open a browser view of the engine: inspect a network, train on 2-D sets",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,7 +89,9 @@ def _flags(parser: argparse.ArgumentParser) -> list[str]:
     return out
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given ``argv``, only the subcommand it names is imported and registered in full (the others
+    are listed by name and help), so that ``deltaprop --help`` and each command start without the rest."""
     parser = _Parser(prog="deltaprop", description="Feed-forward networks trained by backpropagation.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     from .. import __version__
@@ -86,8 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "memory, toml_depth, toml_items, trace_values, table_cells, graph_neurons, "
                              "gradcheck_work, idx_elements (also DELTAPROP_LIMITS=NAME=VALUE,…)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
-        importlib.import_module(f"{__name__}.{name}").register(sub)
+    # the subcommand named in argv (the first word that is one; a --limit value is not), else none: every other
+    # command is listed by name and help only, so its module (and what it imports) is never loaded
+    chosen = None if argv is None else next((a for a in argv if a in COMMANDS), "")
+    for name, help_ in COMMANDS.items():
+        if chosen is None or name == chosen:
+            importlib.import_module(f"{__name__}.{name}").register(sub)
+        else:
+            sub.add_parser(name, help=help_, add_help=False)
     for command in sub.choices.values():  # --limit also after the subcommand, where a refusal's advice is followed
         command.add_argument("--limit", action="append", default=[], dest="limit_after", metavar="NAME=VALUE",
                              help="raise (or lower) a budget, e.g. --limit memory=4GiB (see deltaprop --help)")
@@ -111,14 +133,12 @@ def _main(argv: list[str] | None) -> int:
     debug = "--debug" in argv
     try:
         try:
-            args = build_parser().parse_args(argv)
+            args = build_parser(argv).parse_args(argv)
         except SystemExit as e:  # argparse: --help, --version, or a bad flag (already printed, one line)
             return e.code if isinstance(e.code, int) else 2
         if args.command is None:  # bare `deltaprop`: what it can do
-            build_parser().print_help()
+            build_parser([]).print_help()
             return 0
-        import numpy as np
-
         from .. import limits
 
         limits.set_limits({})
@@ -129,6 +149,10 @@ def _main(argv: list[str] | None) -> int:
         limits.set_limits(values)
         # overflow or 0·∞ inside NumPy shows up as Inf or NaN in the result, which each command checks and
         # reports in one line; NumPy's own RuntimeWarnings would only add lines before it
+        import warnings
+
+        import numpy as np
+
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return args.func(args) or 0

@@ -44,7 +44,7 @@ FLAGS = {  # flag → (TrainConfig field, type, help)
     "--val-split": ("val_split", float, "fraction held out for validation (default 0.1)"),
     "--test-split": ("test_split", float, "fraction held out for the test (default 0.2)"),
     "--early-stopping": ("early_stopping", int, "patience in epochs on the validation loss; 0: off (default 10)"),
-    "--dtype": ("dtype", str, "floating-point type of the weights and data (default float64)"),
+    "--dtype": ("dtype", str, "float32 (default) or float64"),
     "--checkpoint-every": ("checkpoint_every", int, "epochs between checkpoints (default 1)"),
     "--sep": ("sep", str, "a table's delimiter (default: detected among , ; tab |)"),
     "--categorical": ("categorical", str, "table columns to one-hot encode, e.g. colour,size (text columns are)"),
@@ -81,6 +81,8 @@ def register(sub) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, only the final lines")
     p.add_argument("--force", action="store_true", default=None,
                    help="train an output/loss pair that cannot learn the task all the same")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="BLAS threads (default: 1 for small networks, else the cores the machine has free)")
     p.add_argument("--stop-after-epoch", type=int, help=__import__("argparse").SUPPRESS)  # test hook
     p.set_defaults(func=run)
 
@@ -181,7 +183,7 @@ def _train(args, settings, reporter, quiet) -> int:
             if args.overwrite:
                 raise DeltapropError("--resume continues the run in DIR, --overwrite replaces it; not both")
             result = tr.resume(args.resume, progress=reporter, stop_after_epoch=args.stop_after_epoch,
-                               epochs=settings.get("epochs"))
+                               epochs=settings.get("epochs"), threads=args.threads)
         else:
             from ..training import config
 
@@ -189,7 +191,7 @@ def _train(args, settings, reporter, quiet) -> int:
             out = Path(args.out) if args.out else default_out(cfg.data)
             reporter.start(cfg, out)
             result = tr.fit(cfg.data, cfg, out=out, progress=reporter, stop_after_epoch=args.stop_after_epoch,
-                            overwrite=args.overwrite)
+                            overwrite=args.overwrite, threads=args.threads)
     except tr.TrainingInterrupted as e:
         reporter.close()
         print(f"deltaprop: {e}", file=sys.stderr)

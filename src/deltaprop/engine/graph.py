@@ -23,7 +23,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sps
 
 from . import activations as act_mod
 from . import losses as loss_mod
@@ -47,7 +46,7 @@ class Level:
     hi: int
     groups: list  # [(Activation, start, stop)]: contiguous runs of one activation
     dense: bool  # every source in [lo, hi) feeds every neuron: a dense block, (stop-start, hi-lo)
-    matrix: sps.csr_matrix | None  # sparse levels: (stop-start, hi-lo), its data a view of w[e0:e1]
+    matrix: "scipy.sparse.csr_matrix | None"  # sparse levels: (stop-start, hi-lo), its data a view of w[e0:e1]
     rows: Array | None  # sparse levels: the target row of every edge, for the weight gradient
 
 
@@ -217,6 +216,8 @@ class GraphNetwork:
             dense = e1 - e0 == (stop - start) * (hi - lo)
             matrix = rows = None
             if not dense:
+                import scipy.sparse as sps  # only sparse levels need it (imported here: `import deltaprop` stays light)
+
                 counts = np.bincount(self.dst[e0:e1] - start, minlength=stop - start)
                 indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
                 indices = (src - lo).astype(np.int32)

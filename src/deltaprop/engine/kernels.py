@@ -106,7 +106,7 @@ def _plan(alpha: float, A: Array, B: Array, beta: float, C: Array):
     NumPy path). Working the arguments out costs more than a small product (array pointers through ctypes), so
     a training loop makes the call once and keeps it with the arrays it was made for (they must stay alive and
     in place: the call holds references to them)."""
-    fn = _ROUTINES.get(C.dtype) if _ROUTINES else None
+    fn = _ROUTINES.get(C.dtype) if _ROUTINES else None  # _ROUTINES is bound before _plan is ever handed out
     if fn is None or A.dtype != C.dtype or B.dtype != C.dtype or not C.flags.writeable:
         return None
     if A.ndim != 2 or B.ndim != 2 or C.ndim != 2:
@@ -150,16 +150,31 @@ def _self_test() -> bool:
     return True
 
 
-try:
-    _ROUTINES = _bind()
-except Exception:  # noqa: BLE001 - whatever goes wrong, the NumPy path is always there
-    _ROUTINES = None
-if _ROUTINES is not None and not _self_test():
-    _ROUTINES = None
+_ROUTINES = None  # bound on first use (see __getattr__): finding the library costs more than the rest of import
 
-#: ``plan(alpha, A, B, beta, C)``: a call of no arguments doing C ← αAB + βC in NumPy's OpenBLAS, made once and
-#: made again and again (see _plan); itself None where that BLAS is not available.
-plan = _plan if _ROUTINES is not None else None
+
+def __getattr__(name: str):
+    """``plan`` is bound on first use: finding NumPy's OpenBLAS (its build configuration, threadpoolctl, loading
+    the library, the self-test) costs ~30 ms, which ``import deltaprop`` and ``deltaprop --help`` need not pay."""
+    if name != "plan":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    global _ROUTINES, plan
+    try:
+        _ROUTINES = _bind()
+    except Exception:  # noqa: BLE001 - whatever goes wrong, the NumPy path is always there
+        _ROUTINES = None
+    if _ROUTINES is not None and not _self_test():
+        _ROUTINES = None
+    #: ``plan(alpha, A, B, beta, C)``: a call of no arguments doing C ← αAB + βC in NumPy's OpenBLAS, made once
+    #: and called again and again (see _plan); itself None where that BLAS is not available.
+    plan = _plan if _ROUTINES is not None else None
+    return plan
+
+
+def gemm_plan():
+    """:data:`plan`, bound on first use (a test or benchmark may replace the module attribute)."""
+    g = globals()
+    return g["plan"] if "plan" in g else __getattr__("plan")
 
 
 # --- the workspace: every scratch array and BLAS plan of one batch shape ---------------------------------------
@@ -227,7 +242,8 @@ class Workspace(dict):
         # the smaller products); any new array, a new batch buffer or a replaced W, makes it anew
         kept = self.plans.get(key)
         if kept is None or kept[0] is not W or kept[1] is not delta or kept[2] is not a_prev:
-            call = plan(1.0, delta.T, a_prev, 1.0, W) if plan is not None else None
+            gemm = gemm_plan()
+            call = gemm(1.0, delta.T, a_prev, 1.0, W) if gemm is not None else None
             kept = self.plans[key] = (W, delta, a_prev, call)
         if kept[3] is not None:
             kept[3]()
@@ -238,19 +254,43 @@ class Workspace(dict):
 SMALL_MATMUL = 2**21  # multiply-adds below which one BLAS thread beats several (measured on digits)
 
 
-def threads_for(sizes: list[int], batch_size: int):
-    """The BLAS thread policy, as a context: one thread for small networks. Their products are too small to
-    share out, and on a busy machine idle BLAS threads spinning for work made digits training 20× slower
-    (23 s against 1.2 s)."""
+def blas_threads(sizes: list[int], batch_size: int, threads: int | None = None,
+                 load: float | None = None, cpus: int | None = None) -> int:
+    """How many BLAS threads a training run of layer ``sizes`` and ``batch_size`` should use.
+
+    ``threads`` (a ``--threads`` flag) wins. Otherwise one thread for small networks: their products (the
+    largest batch·n_in·n_out below SMALL_MATMUL multiply-adds) are too small to share out, and on a busy machine
+    idle BLAS threads spinning for work made digits training 20× slower (23 s against 1.2 s). Larger networks get
+    the cores the machine has free: the CPU count less the 1-minute load average (``os.getloadavg``; ``load`` and
+    ``cpus`` stand in for them in tests), rounded, at least 1. OpenBLAS's threads wait for each other at every
+    product, so a thread on a core that another process holds stalls the whole product."""
+    cpus = cpus or os.cpu_count() or 1
+    if threads is not None:
+        return max(1, min(int(threads), cpus))
     work = max(batch_size * n_in * n_out for n_in, n_out in zip(sizes, sizes[1:]))
-    if work >= SMALL_MATMUL:
-        return contextlib.nullcontext()
+    if work < SMALL_MATMUL:
+        return 1
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # not on every platform
+            load = 0.0
+    return max(1, min(cpus, round(cpus - load)))
+
+
+def threads_for(sizes: list[int], batch_size: int, threads: int | None = None):
+    """The BLAS thread policy of a training run, as a context: at most :func:`blas_threads` threads inside it
+    (NumPy's OpenBLAS, through threadpoolctl; nothing changes where threadpoolctl is missing). The count chosen
+    is the context's ``threads`` attribute."""
+    n = blas_threads(sizes, batch_size, threads)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
+        ctx = contextlib.nullcontext()
+    else:
+        ctx = threadpool_limits(limits=n, user_api="blas")
+    ctx.threads = n
+    return ctx
 
 
 # --- fused passes: the same operations in the same order in kept arrays ---------------------------------------

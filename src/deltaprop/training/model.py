@@ -95,6 +95,8 @@ class Model:
             a = np.empty((Xs.shape[0], self.net.sizes[-1]))
             for rows in chunks(self.net, Xs.shape[0]):
                 a[rows] = self.net.predict(Xs[rows])
+            if self.net.dtype != np.float64 and self.net.activations[-1].name == "softmax":
+                a /= a.sum(axis=1, keepdims=True)  # a float32 softmax sums to 1 to float32 rounding; now to float64's
             a = a * self.t_scale + self.t_mean if self.task == "regression" else a
         finite_outputs(a, "the model's outputs")
         return a

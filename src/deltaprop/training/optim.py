@@ -10,11 +10,19 @@ Weight decay λ: for SGD and Adam it is L2 regularisation, g ← g + λθ (the g
 for AdamW it is decoupled, θ ← θ − ηλθ (Loshchilov & Hutter 2019).
 
 Learning-rate schedules are functions ``epoch -> factor`` (:func:`schedule`).
+
+Speed (this module is the update's seam, as engine/kernels.py is the engine's): Adam's bias corrections are folded
+into two scalars, ε̂ = ε√(1−β₂ᵗ) and η̂ = η√(1−β₂ᵗ)/(1−β₁ᵗ), so that θ ← θ − η̂ m/(√v + ε̂) (the same step as
+η m̂/(√v̂ + ε), one pass fewer). For networks of at least :data:`COMPILED_MIN` parameters, where Numba is
+installed (the ``fast`` extra), Adam, AdamW, momentum and Nesterov run as one compiled pass per parameter
+(:mod:`.compiled`), the same operations in the same order; otherwise, and with ``DELTAPROP_NUMPY_ONLY=1``, the
+NumPy passes below run. ``Optimizer.compiled`` = True / False forces the choice.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -22,6 +30,31 @@ import numpy as np
 from ..errors import DeltapropError
 
 Array = np.ndarray
+
+#: parameters (all arrays together) from which the compiled update is used: below it the update is a small part
+#: of a step and importing Numba (≈ 0.2 s of CPU, plus loading its cached kernels) would not be repaid
+COMPILED_MIN = 2**17
+
+
+def compiled_kernels(n_params: int, wanted: bool | None = None):
+    """The module of compiled updates (:mod:`.compiled`), or None: where ``wanted`` is False, where it is None and
+    the network has fewer than COMPILED_MIN parameters, with ``DELTAPROP_NUMPY_ONLY=1``, or without Numba."""
+    if wanted is False or (wanted is None and n_params < COMPILED_MIN):
+        return None
+    if os.environ.get("DELTAPROP_NUMPY_ONLY", "") not in ("", "0"):
+        return None
+    try:
+        from . import compiled
+    except ImportError:
+        return None
+    return compiled
+
+
+def flat(a: Array, order: str) -> Array | None:
+    """``a`` as a 1-D view in ``order`` ("C" or "F"), or None if it is not contiguous in that order."""
+    if not (a.flags.c_contiguous if order == "C" else a.flags.f_contiguous):
+        return None
+    return a.reshape(-1, order=order)
 
 
 class Optimizer:
@@ -40,8 +73,12 @@ class Optimizer:
         self.state: dict[str, list[Array]] = {}
         self._work: list[Array] = []  # two scratch arrays per parameter, made on the first step
         self._work2: list[Array] = []
+        self.compiled: bool | None = None  # None: the compiled update for large networks (COMPILED_MIN)
+        self._kernels = False  # the compiled module or None once chosen (on the first step); False: not yet
 
     def _buffers(self, params: list[Array], *names: str) -> None:
+        if self._kernels is False:
+            self._kernels = compiled_kernels(sum(p.size for p in params), self.compiled)
         if not self._work:
             self._work = [np.empty_like(p) for p in params]
             self._work2 = [np.empty_like(p) for p in params]
@@ -85,6 +122,7 @@ class Optimizer:
     def load_state_dict(self, d: dict[str, Array], params: list[Array]) -> None:
         self.t = int(d["t"])
         self._work = []
+        self._kernels = False
         self.state = {}
         names = sorted({k.split(".")[0] for k in d if "." in k})
         for n in names:
@@ -135,6 +173,8 @@ class SGD(Optimizer):
         self.t += 1
         lr = self.rate(lr_factor)
         for i, (p, g) in enumerate(zip(params, grads)):
+            if self.momentum and self._kernels and self._compiled_momentum(i, p, g, lr):
+                continue
             work = self._work[i]
             g = self._decayed(p, g, work)
             if self.momentum:
@@ -148,6 +188,17 @@ class SGD(Optimizer):
                     g = v
             np.multiply(g, lr, out=work)
             p -= work
+
+    def _compiled_momentum(self, i: int, p: Array, g: Array, lr: float) -> bool:
+        """The momentum update of parameter i as one compiled pass; False (nothing done) if its arrays are not
+        all contiguous in one memory order."""
+        order = "F" if p.flags.f_contiguous and not p.flags.c_contiguous else "C"
+        views = [flat(a, order) for a in (p, g, self.state["v"][i])]
+        if any(x is None for x in views) or g.dtype != p.dtype:
+            return False
+        dt = p.dtype.type
+        self._kernels.momentum(*views, dt(self.weight_decay), dt(self.momentum), dt(lr), self.nesterov)
+        return True
 
 
 class Adam(Optimizer):
@@ -169,10 +220,15 @@ class Adam(Optimizer):
         lr = self.rate(lr_factor)
         b1, b2 = self.beta1, self.beta2
         c1, c2 = 1 - b1**self.t, 1 - b2**self.t
+        # the bias corrections folded into two scalars: η m̂/(√v̂ + ε) = η̂ m/(√v + ε̂)
+        eps_hat, step_hat = self.eps * math.sqrt(c2), lr * math.sqrt(c2) / c1
+        keep = 1 - lr * self.weight_decay if self.decoupled else 1.0  # AdamW: θ ← θ − ηλθ, apart from g
         for i, (p, g) in enumerate(zip(params, grads)):
             m, v, work, work2 = self.state["m"][i], self.state["v"][i], self._work[i], self._work2[i]
-            if self.decoupled and self.weight_decay:
-                p *= 1 - lr * self.weight_decay  # AdamW: θ ← θ − ηλθ, apart from the gradient
+            if self._kernels and self._compiled_adam(p, g, m, v, keep, eps_hat, step_hat):
+                continue
+            if keep != 1.0:
+                p *= keep
             g = g if self.decoupled else self._decayed(p, g, work)
             m *= b1
             np.multiply(g, 1 - b1, out=work2)
@@ -181,13 +237,24 @@ class Adam(Optimizer):
             np.multiply(g, g, out=work2)
             work2 *= 1 - b2
             v += work2  # v ← β₂v + (1−β₂)g²
-            # θ ← θ − (η/(1−β₁ᵗ)) m / (√v/√(1−β₂ᵗ) + ε), the bias-corrected step as PyTorch computes it
             np.sqrt(v, out=work)
-            work /= math.sqrt(c2)
-            work += self.eps
+            work += eps_hat
             np.divide(m, work, out=work)
-            work *= lr / c1
-            p -= work
+            work *= step_hat
+            p -= work  # θ ← θ − η̂ m/(√v + ε̂)
+
+    def _compiled_adam(self, p, g, m, v, keep, eps_hat, step_hat) -> bool:
+        """This parameter's update as one compiled pass; False (nothing done) if its arrays are not all
+        contiguous in one memory order."""
+        order = "F" if p.flags.f_contiguous and not p.flags.c_contiguous else "C"
+        views = [flat(a, order) for a in (p, g, m, v)]
+        if any(x is None for x in views) or g.dtype != p.dtype:
+            return False
+        dt = p.dtype.type
+        l2 = 0.0 if self.decoupled else self.weight_decay
+        self._kernels.adam(*views, dt(l2), dt(keep), dt(self.beta1), dt(1 - self.beta1), dt(self.beta2),
+                           dt(1 - self.beta2), dt(eps_hat), dt(step_hat))
+        return True
 
 
 class AdamW(Adam):

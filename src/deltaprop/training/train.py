@@ -158,6 +158,7 @@ def fit(
     progress: Callable[[dict, TrainConfig], None] | None = None,
     stop_after_epoch: int | None = None,
     verbose: bool | None = None,
+    threads: int | None = None,
     **settings,
 ) -> Run:
     """Train a network on ``data`` (a name, a path, a :class:`~deltaprop.data.Dataset`, or (X, T) arrays).
@@ -172,7 +173,11 @@ def fit(
     The run directory belongs to this call while it runs (another process is refused); a directory that
     already holds a run is refused unless ``resume=True`` or ``overwrite=True`` (its run's files are removed
     first); a resume whose settings, data or initial weights are not the run's is refused (``run.json``).
+    ``threads`` caps the BLAS threads; by default :func:`deltaprop.engine.kernels.blas_threads` picks them from
+    the network's size and the machine's load (the result does not depend on it).
     """
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise DeltapropError(f"threads must be an integer ≥ 1, got {threads!r}")
     if not isinstance(resume, bool) or not isinstance(overwrite, bool):
         raise DeltapropTypeError("fit: resume and overwrite must be True or False")
     if resume and overwrite:
@@ -208,7 +213,7 @@ def fit(
     if out is None:
         if resume:
             raise DeltapropError("resume needs the run directory (out=)")
-        return _train(cfg, prep, net, opt, state, None, None, progress, stop_after_epoch, verbose)
+        return _train(cfg, prep, net, opt, state, None, None, progress, stop_after_epoch, verbose, threads)
     data_fp = fingerprint(ds.X, ds.T)
     if ds.test is not None:  # a source's own test split is part of the data too
         data_fp = hashlib.sha256(f"{data_fp}{fingerprint(*ds.test)}".encode()).hexdigest()
@@ -218,11 +223,12 @@ def fit(
             runs.reopen(out, net, opt, state, prep.train[0].shape[0], run, cfg, data_fp, weights_fp)
         else:
             runs.start(out, cfg, run, data_fp, weights_fp, overwrite)
-        return _train(cfg, prep, net, opt, state, out, run.identity, progress, stop_after_epoch, verbose)
+        return _train(cfg, prep, net, opt, state, out, run.identity, progress, stop_after_epoch, verbose, threads)
 
 
 def _train(cfg: TrainConfig, prep: Prepared, net: Network, opt, state: runs.LoopState, out: Path | None,
-           identity, progress, stop_after_epoch: int | None, verbose: bool | None = None) -> Run:
+           identity, progress, stop_after_epoch: int | None, verbose: bool | None = None,
+           threads: int | None = None) -> Run:
     """The loop and the end of a run, once the run directory (if any) is held and its identity settled."""
     model = prep.model
     model.net = net
@@ -238,7 +244,7 @@ def _train(cfg: TrainConfig, prep: Prepared, net: Network, opt, state: runs.Loop
         if verbose or watched():
             bar = progress = epoch_bar(cfg.epochs, state.epoch, f"training on {prep.dataset.name}")
     try:
-        with kernels.threads_for(net.sizes, cfg.batch_size):
+        with kernels.threads_for(net.sizes, cfg.batch_size, threads):
             stopped = _loop(net, opt, sched, prep, cfg, state, out, progress, stop_after_epoch, identity)
     finally:
         if bar is not None:
@@ -386,7 +392,7 @@ def final_metrics(model: Model, prep: Prepared, state: runs.LoopState, seconds: 
 
 
 def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = None, verbose: bool | None = None,
-           **overrides) -> Run:
+           threads: int | None = None, **overrides) -> Run:
     """Continue the run in ``out`` from its checkpoint, with the settings it was started with."""
     if not isinstance(out, (str, Path)):
         raise DeltapropTypeError(f"resume: out must be the path of a run directory, not {type(out).__name__}")
@@ -397,4 +403,5 @@ def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = Non
         saved = runs.saved_config(out, overrides)
         data = saved.pop("data")
         return fit(data, config_from({**saved, "data": data}, recipe=False), out=out, resume=True,
-                   progress=progress, stop_after_epoch=stop_after_epoch, verbose=verbose)
+                   progress=progress, stop_after_epoch=stop_after_epoch, verbose=verbose,
+                   threads=threads)
