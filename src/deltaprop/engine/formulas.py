@@ -167,9 +167,15 @@ class _Builder:
     def power(self, node, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
         if exponent.is_Number and abs(exponent) > MAX_EXPONENT:  # exact comparison: no float of a huge int
             self.refuse(node, f"exponent larger than {MAX_EXPONENT}")
-        if base.is_Number and exponent.is_Number and base != 0:
-            digits = abs(float(exponent)) * max(_log10(base), -300.0)
-            if abs(digits) > MAX_DIGITS:
+        if base.is_number and exponent.is_number and base != 0:
+            # a constant power (99**99, pi**pi**pi): its size in digits from 15 digits of each side, before SymPy
+            # is asked for it; towers are built from the top exponent down, so each level is checked in turn
+            try:
+                e = abs(float(exponent)) if exponent.is_Number else abs(complex(exponent.evalf(15)))
+                b = _log10(base) if base.is_Number else math.log10(abs(complex(base.evalf(15))))
+            except (TypeError, ValueError, OverflowError, ArithmeticError):
+                self.refuse(node, "the constant power is too large")
+            if abs(e * max(b, -300.0)) > MAX_DIGITS:
                 self.refuse(node, "the constant power is too large")
         return base**exponent
 
