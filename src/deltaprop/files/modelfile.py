@@ -248,9 +248,17 @@ def _names(value, n: int | None, what: str, path) -> list[str] | None:
 
 
 def load(path: str | Path) -> Model:
-    """Read and check a model file written by :func:`save`."""
+    """Read and check a model file written by :func:`save` (``.npz``), or a safetensors model file."""
+    if Path(path).suffix == ".safetensors":  # (the exporters' files, see deltaprop.files.tensorfile)
+        from . import tensorfile
+
+        return tensorfile.load_model(path)
     arrays = read_npz(path)
-    meta = read_meta(arrays, path)
+    return from_arrays(arrays, read_meta(arrays, path), path)
+
+
+def from_arrays(arrays: dict[str, Array], meta: dict, path) -> Model:
+    """A model from a file's arrays and its metadata, every value checked (``path`` names it in errors)."""
     if meta.get("format") != FORMAT:
         raise DeltapropError(f"{path}: not a deltaprop model (format {meta.get('format')!r})")
     if meta.get("version") != VERSION:
