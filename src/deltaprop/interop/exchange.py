@@ -304,7 +304,7 @@ def formula_to_onnx(g: _OnnxGraph, expr, z_name: str, text: str) -> str:
             return g.op(ops[e.func], build(e.args[0]))
         if e.func in (sp.Max, sp.Min):
             return g.op("Max" if e.func is sp.Max else "Min", *(build(x) for x in e.args))
-        if e.func is sp.Heaviside and len(e.args) == 1:  # θ(z) with θ(0) = 0, as NumPy's heaviside(z, 0)
+        if e.func is sp.Heaviside:  # θ(z) with θ(0) = 0, as the engine computes it (NumPy's heaviside(z, 0))
             return g.op("Cast", g.op("Greater", build(e.args[0]), g.const(0.0)),
                         to=g.helper.np_dtype_to_tensor_dtype(g.dtype))
         raise DeltapropError(f"activation formula {text!r}: ONNX has no operator for {e.func.__name__} "
