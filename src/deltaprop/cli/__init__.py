@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import DeltapropError
 
 COMMANDS = ("train", "evaluate", "predict", "trace", "derive", "gradcheck")  # modules here, in --help order
-COMMANDS += ("export",)  # issue 12: model exchange
+COMMANDS += ("export", "import_model")  # issue 12: model exchange
 
 
 class _Parser(argparse.ArgumentParser):
