@@ -177,6 +177,10 @@ def test_a_network_trained_in_torch_is_traced_here(tmp_path):
                    seq[4].weight.grad, seq[4].bias.grad]
     for ours, theirs in zip(g.params(), torch_grads):
         assert rel(ours, theirs.numpy()) <= 1e-12
+    # and as deltaprop's own model file, which every command reads
+    r = cli("import", path, "-o", tmp_path / "imported.npz")
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(dp.load_model(tmp_path / "imported.npz").output(Xn), model.output(Xn))
     with pytest.raises(dp.DeltapropError, match="module 1 is a GELU"):
         exchange.save_torch(nn.Sequential(nn.Linear(2, 2), nn.GELU()), tmp_path / "no.safetensors")
     assert not (tmp_path / "no.safetensors").exists()

@@ -113,6 +113,9 @@ def test_classifier_surface_and_files(tmp_path):
         model = dp.load_model(path)
         np.testing.assert_array_equal(model.predict_proba(X), clf2.predict_proba(X))
         assert model.classes == ["setosa", "versicolor", "virginica"]
+        again = DeltapropClassifier.from_model(path)  # the safe file back into an estimator
+        np.testing.assert_array_equal(again.predict(X), clf2.predict(X))
+        assert again.score(X, names) == clf2.score(X, names)
 
 
 def test_partial_fit_continues():

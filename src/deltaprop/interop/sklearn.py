@@ -304,6 +304,38 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
         self.model_.save(path)
         return path
 
+    @classmethod
+    def from_model(cls, model, **params):
+        """A fitted estimator around a trained model (``dp.load_model(path)``, ``run.model``), its settings read
+        from the network; ``params`` set the others (they matter to further ``partial_fit`` calls). A
+        classifier's ``classes_`` are the model's class names (strings)."""
+        from .. import Model
+
+        if isinstance(model, (str, Path)):
+            from ..files import modelfile
+
+            model = modelfile.load(model)
+        if not isinstance(model, Model) or model.task != cls._task:
+            raise DeltapropError(f"{cls.__name__}.from_model needs a {cls._task} model, got "
+                                 f"{getattr(model, 'task', type(model).__name__)}")
+        net = model.net
+        est = cls(**{"hidden": tuple(net.sizes[1:-1]), "activation": [g.name for g in net.activations[:-1]],
+                     "output": net.activations[-1].name, "loss": net.loss.name, "reduction": net.reduction,
+                     "dtype": net.dtype.name, **params})
+        est.model_ = model
+        est.n_features_in_ = net.sizes[0]
+        if model.feature_names is not None:
+            est.feature_names_in_ = np.asarray(model.feature_names, dtype=object)
+        if cls._task == "classification":
+            est.classes_ = np.asarray(model.classes)
+        else:
+            est._y_ndim = 1 if net.sizes[-1] == 1 else 2
+        est._opt = est._optimizer()
+        est._shuffle_rng = np.random.default_rng(check_random_state(est.random_state).randint(2**31 - 1))
+        est.loss_curve_, est.validation_loss_curve_, est.validation_scores_ = [], [], []
+        est.n_iter_, est.best_epoch_ = 0, 0
+        return est
+
     # ---- pickling: formula activations hold compiled functions; keep their text and compile them anew ----
     def __getstate__(self):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
