@@ -310,3 +310,34 @@ def test_tampered_metadata_and_lying_headers(saved):
     refused(cli("export", bad, "--to", "toml", "-o", out), out, "the header claims")
     bad.write_bytes(raw[:-8])  # truncated: the tensors no longer fit the buffer
     refused(cli("export", bad, "--to", "toml", "-o", out), out, "outside the")
+
+
+def test_neuron_form_is_read_by_derive_and_agrees_with_the_layers(tmp_path):
+    model = model_with("tanh", "regression", sizes=(3, 4))
+    out = tmp_path / "neurons.toml"
+    layered = exchange.export(model, tmp_path / "layers.toml")
+    r = cli("export", layered, "--to", "toml", "--form", "neurons", "-o", out)
+    assert r.returncode == 0, r.stderr
+    path = out
+    graph = dp.load_network(path)
+    x = inputs_for(model, 1)
+    xs, t = model.inputs(x), np.array([[0.3, -0.2]])
+    gg = graph.loss_and_grads(xs, t)
+    gl = model.net.loss_and_grads(xs, t)
+    assert abs(gg.cost - gl.cost) <= 1e-13 * abs(gl.cost)
+    # w_ij from neuron i of the layer below into j is W[j, i]: the graph's gradient per edge is ∂C/∂W[j, i]
+    edges = {e: k for k, e in enumerate(graph.edges)}
+    for l in range(model.net.L):
+        below = [f"x{k + 1}" for k in range(3)] if l == 0 else [f"h1n{k + 1}" for k in range(4)]
+        above = [f"h1n{j + 1}" for j in range(4)] if l == 0 else [f"o{j + 1}" for j in range(2)]
+        for j, name_j in enumerate(above):
+            for i, name_i in enumerate(below):
+                assert abs(gg.w[edges[(name_i, name_j)]] - gl.W[l][j, i]) <= 1e-12
+    r = cli("derive", path, "--wrt", "w_x1_h1n1", "--x", ",".join(map(repr, xs[0].tolist())), "--t", "0.3,-0.2",
+            "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert abs(json.loads(r.stdout)["value"] - gl.W[0][0, 0]) <= 1e-10
+    softmax = model_with("tanh", "classification")
+    with pytest.raises(dp.DeltapropError, match="softmax couples"):
+        exchange.export(softmax, tmp_path / "no.toml", "toml", form="neurons")
+    assert not (tmp_path / "no.toml").exists()

@@ -16,13 +16,15 @@ def register(sub) -> None:
                                                                          "complete)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="ONNX only: tensor type")
     p.add_argument("--opset", type=int, default=exchange.OPSET, help="ONNX only: opset version (≥ 17)")
+    p.add_argument("--form", choices=("layers", "neurons"), default="layers",
+                   help="TOML only: [[layer]] tables, or one [neurons.ID] table per neuron (what derive reads)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     options = {"dtype": args.dtype, "opset": args.opset} if args.to == "onnx" else {}
     if args.to == "toml":
-        options["source"] = str(args.model)
+        options.update(source=str(args.model), form=args.form)
     path = exchange.export(args.model, args.output, args.to, **options)
     print(f"wrote {path} ({args.to})")
     return 0

@@ -131,7 +131,10 @@ def export(model, path: str | Path, to: str | None = None, **options) -> Path:
     elif to == "safetensors":
         data = tensorfile.encode(*model_arrays(model))
     else:
-        data = to_toml(model, **options).encode("utf-8")
+        form = options.pop("form", "layers")
+        if form not in ("layers", "neurons"):
+            raise DeltapropError(f"TOML form must be layers or neurons, got {form!r}")
+        data = (to_toml if form == "layers" else to_graph_toml)(model, **options).encode("utf-8")
     _write_bytes(path, data)
     return path
 
@@ -185,8 +188,37 @@ def to_toml(model, source: str | None = None) -> str:
         g = net.activations[l]
         lines += ["", "[[layer]]", f"size = {net.sizes[l + 1]}", f"activation = {json.dumps(g.name)}",
                   "weights = [" + ", ".join(_vec(row) for row in net.W[l]) + "]", f"bias = {_vec(net.b[l])}"]
-    lines += ["", "[loss]", f"{'name' if net.loss.name in _loss_names() else 'formula'} = {json.dumps(net.loss.name)}",
-              f"reduction = {json.dumps(net.reduction)}"]
+    return "\n".join(lines + _tail(model)) + "\n"
+
+
+def to_graph_toml(model, source: str | None = None) -> str:
+    """The model as a neuron-level network file (what ``derive`` reads today): inputs x1 …, hidden neurons
+    h{l}n{j} (layer l, neuron j), outputs o1 …; w_ij = W[j, i] of each layer, from neuron i into neuron j."""
+    model = as_model(model)
+    net = model.net
+    if not all(g.elementwise for g in net.activations):
+        raise DeltapropError("softmax couples the output neurons, which a neuron-level file cannot hold: export "
+                             "the layered form (deltaprop export … --to toml)")
+    names = [[f"x{k + 1}" for k in range(net.sizes[0])]]
+    names += [[f"h{l + 1}n{j + 1}" for j in range(n)] for l, n in enumerate(net.sizes[1:-1])]
+    names.append([f"o{j + 1}" for j in range(net.sizes[-1])])
+    lines = [f"# deltaprop model{f' exported from {source}' if source else ''}, neuron by neuron: the network "
+             "sees standardized inputs (x - x_mean) / x_scale (see [standardize])",
+             f"inputs = {_strings(names[0])}", f"outputs = {_strings(names[-1])}", f"dtype = {json.dumps(net.dtype.name)}"]
+    for l in range(net.L):
+        for j, name in enumerate(names[l + 1]):
+            weights = ", ".join(f"{json.dumps(i)} = {_num(net.W[l][j, k])}" for k, i in enumerate(names[l]))
+            lines += ["", f"[neurons.{json.dumps(name)}]", f"activation = {json.dumps(net.activations[l].name)}",
+                      f"weights = {{ {weights} }}", f"bias = {_num(net.b[l][j])}"]
+    lines += _tail(model)
+    return "\n".join(lines) + "\n"
+
+
+def _tail(model) -> list[str]:
+    """[loss], [standardize] and [model], shared by both forms of network file."""
+    net = model.net
+    lines = ["", "[loss]", f"{'name' if net.loss.name in _loss_names() else 'formula'} = {json.dumps(net.loss.name)}",
+             f"reduction = {json.dumps(net.reduction)}"]
     lines += [f"{k} = {_num(v)}" for k, v in (net.loss.params or {}).items()]
     lines += ["", "[standardize]", f"x_mean = {_vec(model.x_mean)}", f"x_scale = {_vec(model.x_scale)}"]
     if model.task == "regression":
@@ -197,7 +229,7 @@ def to_toml(model, source: str | None = None) -> str:
         lines.append(f"classes = {_strings(model.classes)}")
     if model.feature_names is not None:
         lines.append(f"feature_names = {_strings(model.feature_names)}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _loss_names():
