@@ -28,8 +28,11 @@ def netfile_doc(doc: dict, must_build: bool = False) -> None:
         if must_build:
             raise
         return
-    n0 = net.sizes[0] if hasattr(net, "sizes") else net.n_inputs
-    x = np.zeros((1, n0))
+    try:  # the one [sample] reader, for both forms
+        netfile.sample(doc, net, "<fuzz>")
+    except DeltapropError:
+        pass
+    x = np.zeros((1, net.n_inputs))
     with np.errstate(all="ignore"):
         try:
             net.forward(x)
@@ -45,8 +48,10 @@ import os  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from deltaprop.data import dataset as data_mod  # noqa: E402
-from deltaprop.files import modelfile  # noqa: E402
+from deltaprop import limits  # noqa: E402
+from deltaprop.data import readers as data_mod  # noqa: E402
+from deltaprop.data.dataset import check_dataset  # noqa: E402
+from deltaprop.training import model as model_mod  # noqa: E402
 
 _DIR = Path(tempfile.mkdtemp(prefix="deltaprop-fuzz-"))
 
@@ -60,7 +65,7 @@ def _file(name: str, content: bytes) -> Path:
 def model_bytes(content: bytes) -> None:
     """Any bytes as model.npz: a model that loads must then predict on one sample."""
     try:
-        model = modelfile.load(_file("model.npz", content))
+        model = model_mod.load(_file("model.npz", content))
     except DeltapropError:
         return
     with np.errstate(all="ignore"):
@@ -80,13 +85,13 @@ def model_arrays(arrays: dict[str, np.ndarray]) -> None:
 
 def checkpoint_bytes(content: bytes, net_sizes=(2, 3, 2)) -> None:
     """Any bytes as a checkpoint, restored into a small network: loads or is refused clearly."""
-    from deltaprop.training import optim, train
+    from deltaprop.training import config, optim, runs
     from deltaprop.engine.layered import Network
 
     net = Network(list(net_sizes), "tanh", "cross_entropy", output="softmax", seed=0)
-    state = train._State(np.random.default_rng(0))
+    state = runs.LoopState(np.random.default_rng(0))
     try:
-        train.load_checkpoint(_file("checkpoint.npz", content), net, optim.make("adam"), state, 8)
+        runs.load_checkpoint(_file("checkpoint.npz", content), net, optim.make("adam"), state, 8)
     except DeltapropError:
         pass
 
@@ -97,7 +102,7 @@ def csv_text(text: str, task: str | None = None) -> None:
         ds = data_mod.csv_dataset(_file("data.csv", text.encode("utf-8", "surrogatepass")), task=task)
     except DeltapropError:
         return
-    data_mod.check_dataset(ds)
+    check_dataset(ds)
     assert np.all(np.isfinite(ds.X)) and ds.X.shape[0] == ds.T.shape[0] >= 1
 
 
@@ -107,7 +112,7 @@ def idx_bytes(content: bytes) -> None:
         arr = data_mod.load_idx(_file("data-idx", content))
     except DeltapropError:
         return
-    assert arr.size <= data_mod.MAX_ELEMENTS
+    assert arr.size <= limits.IDX_ELEMENTS
 
 
 def formula_text(text: str) -> None:
@@ -142,11 +147,11 @@ def sample_model_bytes(task: str = "classification") -> bytes:
 
     if task == "classification":
         net = Network([3, 4, 2], "tanh", "cross_entropy", output="softmax", seed=0)
-        model = modelfile.Model(net, task, np.zeros(3), np.ones(3), classes=["no", "yes"],
+        model = model_mod.Model(net, task, np.zeros(3), np.ones(3), classes=["no", "yes"],
                                 feature_names=["a", "b", "c"], info={"data": "x.csv", "seed": 0})
     else:
         net = Network([3, 4, 1], "tanh", "quadratic", output="identity", seed=0)
-        model = modelfile.Model(net, task, np.zeros(3), np.ones(3), np.zeros(1), np.ones(1))
+        model = model_mod.Model(net, task, np.zeros(3), np.ones(3), np.zeros(1), np.ones(1))
     path = _DIR / f"{os.getpid()}-sample.npz"
     model.save(path)
     return path.read_bytes()
@@ -154,16 +159,16 @@ def sample_model_bytes(task: str = "classification") -> bytes:
 
 def sample_checkpoint_bytes() -> bytes:
     """A checkpoint of a (2, 3, 2) network with Adam's state, mid-epoch (8 training samples)."""
-    from deltaprop.training import optim, train
+    from deltaprop.training import config, optim, runs
     from deltaprop.engine.layered import Network
 
     net = Network([2, 3, 2], "tanh", "cross_entropy", output="softmax", seed=0)
     opt = optim.make("adam")
     opt.step(net.params(), [np.ones_like(p) for p in net.params()], 1.0)
-    state = train._State(np.random.default_rng(0))
+    state = runs.LoopState(np.random.default_rng(0))
     state.perm, state.batch = np.random.default_rng(1).permutation(8), 1
     path = _DIR / f"{os.getpid()}-sample-ckpt.npz"
-    train.save_checkpoint(path, net, opt, state, train.TrainConfig())
+    runs.save_checkpoint(path, net, opt, state, config.TrainConfig())
     return path.read_bytes()
 
 

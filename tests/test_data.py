@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from deltaprop.data import dataset as data
+from deltaprop import data
 from deltaprop.errors import DeltapropError
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from deltaprop.engine import graph
+from deltaprop.files import netfile
 from deltaprop.explain import symbolic
 from deltaprop.cli import main
 from deltaprop.errors import DeltapropError
@@ -36,12 +36,12 @@ def skip_net():
                        "p": {"activation": "identity", "weights": {"h2": 0.6, "o": -0.4}}},
            "loss": {"formula": "(a - t)**2/2 + a**4/10"},
            "sample": {"x": {"x1": 0.3, "x2": -0.8}, "t": {"o": 0.4, "p": -0.2}}}
-    return doc, graph.from_dict(doc)
+    return doc, netfile.graph_from_dict(doc)
 
 
 def test_every_quantity_against_finite_differences():
     doc, net = skip_net()
-    X, T = net.default_batch(doc)
+    X, T = netfile.sample(doc, net)
     d = symbolic.Deriver(net, X, T)
     num_w, num_b = numeric_gradients(net, X, T)
     for e, (i, j) in enumerate(net.edges):
@@ -58,7 +58,7 @@ def test_every_quantity_against_finite_differences():
 def test_derivative_wrt_activity_against_torch():
     torch = pytest.importorskip("torch")
     doc, net = skip_net()
-    X, T = net.default_batch(doc)
+    X, T = netfile.sample(doc, net)
     d = symbolic.Deriver(net, X, T)
     # autograd on a forward written here from the document, with a perturbation handle on every activity
     x = {k: torch.tensor(v, dtype=torch.float64) for k, v in doc["sample"]["x"].items()}
@@ -115,21 +115,21 @@ def test_markdown_is_a_worked_solution(capsys):
 def test_wrt_spellings(spelling):
     doc = {"inputs": ["1", "2"], "neurons": {"4": {"weights": {"1": 0.3, "2": 0.2}}, "6": {"weights": {"4": 0.5}}},
            "sample": {"x": {"1": 1, "2": 2}, "t": {"6": 0.5}}}
-    net = graph.from_dict(doc)
-    assert symbolic.Deriver(net, *net.default_batch(doc)).resolve(spelling) == ("w", ("4", "6"))
+    net = netfile.graph_from_dict(doc)
+    assert symbolic.Deriver(net, *netfile.sample(doc, net)).resolve(spelling) == ("w", ("4", "6"))
 
 
 def test_ambiguous_and_odd_ids():
     doc = {"inputs": ["1", "12"], "neurons": {"21": {"weights": {"1": 0.3, "12": 0.2}},
                                               "h-1": {"weights": {"21": 0.5, "1": 0.1}}},
            "sample": {"x": {"1": 1, "12": 2}, "t": {"h-1": 0.5}}}
-    net = graph.from_dict(doc)
-    d = symbolic.Deriver(net, *net.default_batch(doc))
+    net = netfile.graph_from_dict(doc)
+    d = symbolic.Deriver(net, *netfile.sample(doc, net))
     assert d.resolve("w_1_21") == ("w", ("1", "21"))
     assert d.resolve("w_1_n1") == ("w", ("1", "h-1"))
     assert d.resolve("z_n1") == ("z", "h-1") and d.legend == {"n1": "h-1"}
     with pytest.raises(DeltapropError, match="ambiguous"):
-        net2 = graph.from_dict({"inputs": ["a"], "neurons": {"12": {"weights": {"a": 1.0}},
+        net2 = netfile.graph_from_dict({"inputs": ["a"], "neurons": {"12": {"weights": {"a": 1.0}},
                                                              "1": {"weights": {"12": 1.0}},
                                                              "21": {"weights": {"1": 1.0}}}})
         d2 = symbolic.Deriver(net2, [[1.0]], [[0.1]])

@@ -11,7 +11,7 @@ import pytest
 
 from deltaprop.files import netfile
 from deltaprop.cli import main
-from deltaprop.cli.trace_graph import graph_report
+from deltaprop.explain.trace import graph_report
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
@@ -108,7 +108,7 @@ def test_seed_001_two_layer_chain():
     dC_dw1 = dC_da * fp(z2) * w2 * fp(z1) * x  # the slides' second bullet
     doc = netfile.read_toml(EX / "chain_001.toml")
     net = netfile.from_dict(doc)
-    r = graph_report(net, *net.default_batch(doc))
+    r = graph_report(net, *netfile.sample(doc, net))
     assert r["weights"]["1->2"]["grad"] == pytest.approx(dC_dw2, rel=1e-12)
     assert r["weights"]["x->1"]["grad"] == pytest.approx(dC_dw1, rel=1e-12)
     assert r["loss"] == pytest.approx((y - a) ** 2, rel=1e-12)

@@ -149,7 +149,7 @@ def test_against_torch():
 def test_output_that_feeds_another_neuron():
     doc = {"inputs": ["x"], "outputs": ["h", "o"], "activation": "tanh",
            "neurons": {"h": {"weights": {"x": 0.7}, "bias": 0.1}, "o": {"weights": {"h": -1.3, "x": 0.4}}}}
-    net = graph.from_dict(doc)
+    net = netfile.graph_from_dict(doc)
     X, T = np.array([[0.9]]), np.array([[0.2, -0.5]])
     g = net.loss_and_grads(X, T)
     num = numeric_gradients(net, X, T)
@@ -158,8 +158,8 @@ def test_output_that_feeds_another_neuron():
 
 def test_float64_by_default_and_float32_option():
     doc = {"inputs": ["1"], "neurons": {"2": {"weights": {"1": 0.5}}}}
-    assert graph.from_dict(doc).w.dtype == np.float64
-    assert graph.from_dict({**doc, "dtype": "float32"}).w.dtype == np.float32
+    assert netfile.graph_from_dict(doc).w.dtype == np.float64
+    assert netfile.graph_from_dict({**doc, "dtype": "float32"}).w.dtype == np.float32
 
 
 # --- file errors ------------------------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ def _doc(**neurons):
 ])
 def test_file_errors_name_the_neurons(doc, match):
     with pytest.raises(DeltapropError, match=match):
-        graph.from_dict(doc, source="net.toml")
+        netfile.graph_from_dict(doc, source="net.toml")
 
 
 def test_neuron_given_twice_in_toml(tmp_path):
@@ -197,12 +197,12 @@ def test_neuron_given_twice_in_toml(tmp_path):
 def test_missing_sample_value():
     doc = {"inputs": ["1", "2"], "neurons": {"3": {"weights": {"1": 1, "2": 1}}},
            "sample": {"x": {"1": 0.5}, "t": {"3": 1.0}}}
-    net = graph.from_dict(doc, source="s.toml")
+    net = netfile.graph_from_dict(doc, source="s.toml")
     with pytest.raises(DeltapropError, match="missing a value for neuron '2'"):
-        net.default_batch(doc)
+        netfile.sample(doc, net)
     doc["sample"] = {"x": {"1": 0.5, "2": 1}}
     with pytest.raises(DeltapropError, match=r"\[sample\]"):
-        net.default_batch(doc)
+        netfile.sample(doc, net)
 
 
 def test_levels_of_a_deep_chain():

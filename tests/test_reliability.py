@@ -277,11 +277,11 @@ def assert_run_dir_parses(out: Path) -> None:
         for line in (out / "metrics.jsonl").read_text().splitlines():
             json.loads(line)
     if (out / "checkpoint.npz").exists():
-        from deltaprop.training import train
+        from deltaprop.training import config, runs, train
 
         net = dp.Network([3, *cfg["hidden"], 2], cfg["activation"], cfg["loss"], output=cfg["output"], seed=0)
-        train.load_checkpoint(out / "checkpoint.npz", net, train._optimizer(train.config_from(cfg)),
-                              train._State(np.random.default_rng(0)), 42)  # 60 samples − 20 % test − 10 % val
+        runs.load_checkpoint(out / "checkpoint.npz", net, train.optimizer_for(config.config_from(cfg)),
+                             runs.LoopState(np.random.default_rng(0)), 42)  # 60 samples − 20 % test − 10 % val
 
 
 def final_weights(out: Path) -> dict:

@@ -12,25 +12,30 @@ from .errors import DeltapropError
 from .explain.gradcheck import GradcheckReport, gradcheck, numeric_gradients
 from .engine.layered import INITS, Grads, Network, Trace
 from .engine.losses import LOSSES, Loss
-from .files.modelfile import Model
-from .files.modelfile import load as load_model
+from .files.netfile import NetworkFile, Sample
 from .files.netfile import load as load_network
-from .data.dataset import Dataset
-from .data.dataset import load as load_data
-from .training.train import Run, TrainConfig, evaluate, fit, predict, resume
+from .files.netfile import read as read_network
+from .data import Dataset
+from .data import load as load_data
+from .training.config import TrainConfig
+from .training.model import Model, evaluate, predict
+from .training.model import load as load_model
+from .training.train import Run, fit, resume
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "Activation", "DeltapropError", "GradcheckReport", "gradcheck", "numeric_gradients",
-    "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "__version__",
+    "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "read_network", "NetworkFile", "Sample",
+    "__version__",
     "Model", "load_model", "Dataset", "load_data", "Run", "TrainConfig", "evaluate", "fit", "predict", "resume",
 ]
 
 # neuron graphs, formulas and derivations (issue 4). SymPy is imported only when a derivation is asked for.
 from .engine.graph import GraphGrads, GraphNetwork, GraphTrace  # noqa: E402
+from .engine.protocol import Engine, Gradients  # noqa: E402
 
-__all__ += ["GraphNetwork", "GraphTrace", "GraphGrads", "derive", "likelihood"]
+__all__ += ["GraphNetwork", "GraphTrace", "GraphGrads", "Engine", "Gradients", "derive", "likelihood"]
 
 
 def __getattr__(name):

@@ -46,9 +46,33 @@ def finite_array(value, shape: tuple | None, what: str) -> Array:
         raise DeltapropError(f"{what}: not a numeric array ({e})") from None
     if shape is not None and arr.shape != tuple(shape):
         raise DeltapropError(f"{what} must have shape {tuple(shape)}, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if first_nonfinite(arr) is not None:
         raise DeltapropError(f"{what} contains NaN or Inf")
     return arr
+
+
+def first_nonfinite(arr: Array) -> tuple[int, ...] | None:
+    """The index of the first NaN or Inf in a numeric array (row-major), or None when all are finite; an integer
+    array is always finite. Callers name the place in their own terms (a CSV row and column, an array index)."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind in "biu":
+        return None
+    finite = np.isfinite(arr)
+    if finite.all():
+        return None
+    return tuple(int(i) for i in np.argwhere(~finite)[0])
+
+
+def number_in_text(text: str, what: str) -> float:
+    """A finite number written as text (a CSV cell), or an error naming ``what``: not a number, or NaN/Inf."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = None
+    if v is None or not math.isfinite(v):
+        why = "is not a number" if v is None else "(NaN and Inf are not data)"
+        raise DeltapropError(f"{what}: {text.strip()!r} {why}")
+    return v
 
 
 def finite_number(value, what: str) -> float:
@@ -62,3 +86,22 @@ def finite_number(value, what: str) -> float:
     if not math.isfinite(v):
         raise DeltapropError(f"{what} must be finite, got {value!r}")
     return v
+
+
+def batch(value, width: int, name: str, n_rows: int | None = None, names: list[str] | None = None) -> Array:
+    """``value`` as a batch of numbers, (N, width): a row per sample; the rule both engines apply to X and T.
+
+    A 1-D value is one sample (a row), except that with ``n_rows`` given (T of a batch of N) and a single column
+    N values are one value per sample (a column). Strings and objects are refused here, not deep inside a product.
+    ``names`` (the graph's input or output ids) are quoted in the shape error.
+    """
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biufc":
+        raise DeltapropError(f"{name} must hold numbers, got an array of {arr.dtype}")
+    if arr.ndim == 1:
+        arr = arr[:, None] if n_rows is not None and width == 1 and arr.shape[0] == n_rows else arr[None, :]
+    rows = "N" if n_rows is None else n_rows
+    if arr.ndim != 2 or arr.shape[1] != width or (n_rows is not None and arr.shape[0] != n_rows):
+        label = f" ({'inputs' if n_rows is None else 'outputs'} {names})" if names is not None else ""
+        raise DeltapropError(f"{name} must have shape ({rows}, {width}){label}, got {arr.shape}")
+    return arr

@@ -6,9 +6,12 @@ import json
 
 import numpy as np
 
-from ..data import dataset as data
+from ..data import readers as data
 from ..files import netfile
 from ..errors import DeltapropError
+
+NO_BATCH = ("no batch: give --data DATA.npz, or --x … --t …, or add a [sample] to the file with x = the inputs "
+            "and t = the targets (lists in order, or in a neuron-level file tables { id = value, … })")
 
 
 def add_batch_arguments(p) -> None:
@@ -27,21 +30,26 @@ def floats(text: str, flag: str) -> np.ndarray:
     return values
 
 
-def load_network_and_batch(args):
-    """(network, X, T, doc) from FILE and --data, or --x/--t, or the file's own [sample]."""
-    doc = netfile.read_toml(args.file)
-    net = netfile.from_dict(doc, source=str(args.file))
+def network_and_batch(args, required: bool = True):
+    """(network, X, T) from FILE and --data, or --x/--t, or the file's own [sample]; without any of them
+    X and T are None, or (``required``) an error saying how to give a batch."""
+    flags = args.x is not None or args.t is not None
+    f = netfile.read(args.file, with_sample=not (args.data or flags))
     if args.data and (args.x or args.t):
         raise DeltapropError("give either --data or --x/--t, not both")
+    if flags and (args.x is None or args.t is None):
+        raise DeltapropError("--x and --t go together")
     if args.data:
         X, T = data.load_xt(args.data)
-    elif args.x is not None or args.t is not None:
-        if args.x is None or args.t is None:
-            raise DeltapropError("--x and --t go together")
+    elif flags:
         X, T = floats(args.x, "--x"), floats(args.t, "--t")
+    elif f.sample is not None:
+        X, T = f.sample
+    elif required:
+        raise DeltapropError(f"{f.source}: {NO_BATCH}")
     else:
         X, T = None, None
-    return net, X, T, doc
+    return f.network, X, T
 
 
 def dump_json(obj) -> str:

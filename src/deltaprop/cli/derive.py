@@ -13,7 +13,7 @@ import sympy as sp
 from ..explain import symbolic as S
 from ..errors import DeltapropError
 from ..engine.graph import GraphNetwork
-from .common import add_batch_arguments, dump_json, load_network_and_batch
+from .common import add_batch_arguments, dump_json, network_and_batch
 
 FORMATS = ("text", "latex", "markdown", "json")
 
@@ -37,11 +37,9 @@ def run(args) -> int:
         return 0
     if not args.file or not args.wrt:
         raise DeltapropError("derive needs FILE and --wrt NAME (or --likelihood NAME)")
-    net, X, T, doc = load_network_and_batch(args)
+    net, X, T = network_and_batch(args)
     if not isinstance(net, GraphNetwork):
         raise DeltapropError(f"{args.file}: derive works on neuron-level files ([neurons.ID] tables)")
-    if X is None:
-        X, T = net.default_batch(doc)
     d = S.Deriver(net, X, T)
     r = d.derive(args.wrt)
     print(render(d, r, args.format, args.notation, args.expanded, args.lr))

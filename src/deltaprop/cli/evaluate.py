@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..data import dataset as data_mod
-from ..files import modelfile
-from ..training import train
+from .. import data as data_mod
 from ..errors import DeltapropError
+from ..training import model as model_mod
+from ..training.config import TrainConfig
 from .common import dump_json
 
 
@@ -21,26 +21,26 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    model = modelfile.load(args.model)
+    model = model_mod.load(args.model)
     info = model.info
     seed = int(info.get("seed", 0))
     ds = data_mod.load(args.data, target=args.target, task=model.task, seed=seed, noise=info.get("noise", 0.0))
     T = data_mod.align(ds, model, args.data)
-    data_mod.check_targets(T, model.net.loss.name, ds.info.get("source", args.data), ds.info.get("first_row", 1))
+    model.net.loss.check_targets(T, ds.info.get("source", args.data), ds.info.get("first_row", 1))
     X = ds.X
     if args.split != "all":
         if args.data != info.get("data") and ds.name != info.get("data"):
             raise DeltapropError(f"--split needs the data the model was trained on ({info.get('data')})")
-        cfg = train.TrainConfig(seed=seed, val_split=info.get("val_split", 0.0), test_split=info.get("test_split", 0.0))
-        prep = train.prepare(data_mod.Dataset(ds.name, X, T, ds.task, ds.classes, test=ds.test), cfg)
+        cfg = TrainConfig(seed=seed, val_split=info.get("val_split", 0.0), test_split=info.get("test_split", 0.0))
+        prep = model_mod.prepare(data_mod.Dataset(ds.name, X, T, ds.task, ds.classes, test=ds.test), cfg)
         if args.split not in prep.raw:
             raise DeltapropError(f"the run had no {args.split} split")
         X, T = prep.raw[args.split]
-    result = {"data": args.data, "split": args.split, "n": int(X.shape[0]), **train.evaluate(model, X, T)}
+    result = {"data": args.data, "split": args.split, "n": int(X.shape[0]), **model_mod.evaluate(model, X, T)}
     if args.json:
         print(dump_json(result))
     else:
-        metric = "accuracy" if model.task == "classification" else "mse"
-        value = f"{100 * result[metric]:.2f} %" if metric == "accuracy" else f"{result[metric]:.6g}"
+        metric = model_mod.metric_name(model.task)
+        value = model_mod.format_metric(model.task, result[metric])
         print(f"{args.data} ({args.split}, {result['n']} samples): loss {result['loss']:.6g}, {metric} {value}")
     return 0

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..files import netfile
 from ..errors import DeltapropError
-from ..explain.gradcheck import gradcheck
-from .common import add_batch_arguments, dump_json, load_network_and_batch
+from ..explain.gradcheck import gradcheck, random_batch
+from .common import add_batch_arguments, dump_json, network_and_batch
 
 
 def register(sub) -> None:
@@ -23,9 +20,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    net, X, T, doc = load_network_and_batch(args)
-    if X is None:
-        X, T = _default_batch(net, doc, args)
+    net, X, T = network_and_batch(args, required=False)
+    if X is None:  # no batch given and no [sample] in the file
+        if args.samples < 1:
+            raise DeltapropError("--samples must be ≥ 1")
+        X, T = random_batch(net, args.samples)
     report = gradcheck(net, X, T, method=args.method)
     ok = report.ok(args.tol)
     if args.json:
@@ -36,28 +35,3 @@ def run(args) -> int:
             print(f"  {name:>12}  {err:.3e}  {'ok' if err <= args.tol else 'FAIL'}")
         print(f"largest: {report.max_error:.3e}  ({'pass' if ok else 'fail'} at tol {args.tol:g})")
     return 0 if ok else 1
-
-
-def _default_batch(net, doc, args):
-    if "sample" in doc:  # the file's own sample, in either form
-        return net.default_batch(doc) if hasattr(net, "default_batch") else netfile.sample(doc, str(args.file))
-    if args.samples < 1:
-        raise DeltapropError("--samples must be ≥ 1")
-    rng = np.random.default_rng(0)
-    n_in, n_out = (net.sizes[0], net.sizes[-1]) if hasattr(net, "sizes") else (net.n_inputs, len(net.outputs))
-    X = rng.standard_normal((args.samples, n_in))
-    T = random_targets(net.loss.name, rng, args.samples, n_out)
-    return X, T
-
-
-def random_targets(name: str, rng, n: int, k: int) -> np.ndarray:
-    """Targets valid for the loss: one-hot rows for cross-entropy, (0, 1) or > 0 where needed."""
-    if name == "cross_entropy":
-        return np.eye(k)[rng.integers(0, k, n)]
-    if name == "binary_cross_entropy":
-        return rng.uniform(0.05, 0.95, (n, k))
-    if name == "itakura_saito":
-        return rng.uniform(0.5, 2.0, (n, k))
-    if name in ("quadratic", "gaussian_nll"):
-        return rng.standard_normal((n, k))
-    return rng.uniform(0.5, 1.5, (n, k))  # a formula loss: positive targets suit logs and ratios

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import modelfile
-from ..data.dataset import _cell, read_csv_rows
+from ..data.readers import number_cell, read_csv_rows
 from ..errors import DeltapropError
+from ..training import model as model_mod
 
 
 def register(sub) -> None:
@@ -23,7 +23,7 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def read_inputs(path: str, model: modelfile.Model) -> np.ndarray:
+def read_inputs(path: str, model: model_mod.Model) -> np.ndarray:
     """X (N, n_in): the model's feature columns by name if the header has them all, else every column."""
     rows = read_csv_rows(path)
     if len(rows) < 2:
@@ -46,12 +46,12 @@ def read_inputs(path: str, model: modelfile.Model) -> np.ndarray:
         if len(r) != len(header):
             raise DeltapropError(f"{path}: row {i + 2} has {len(r)} cells but the header has {len(header)} columns")
         for j, c in enumerate(cols):
-            X[i, j] = _cell(r[c], path, i + 2, header[c])
+            X[i, j] = number_cell(r[c], path, i + 2, header[c])
     return X
 
 
 def run(args) -> int:
-    model = modelfile.load(args.model)
+    model = model_mod.load(args.model)
     X = read_inputs(args.input, model)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
-from ..files import safe as safefile
-from ..training import train as train_mod
 from ..errors import DeltapropError
+from ..training.config import settings_from_file
+from ..training.model import format_metric, metric_name
 
 FLAGS = {  # flag → (TrainConfig field, type, help)
     "--data": ("data", str, "built-in or synthetic set name, or a .csv / .npz / IDX file (default digits)"),
@@ -51,18 +50,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def read_config(path: str) -> dict:
-    doc = safefile.parse_toml(safefile.read_text(path, "config", train_mod.CONFIG_BYTES), path)
-    known = {f.name for f in fields(train_mod.TrainConfig)}
-    out = {}
-    for k, v in doc.items():
-        key = k.replace("-", "_")
-        if key not in known:
-            raise DeltapropError(f"{path}: unknown setting {k!r}; known: {', '.join(sorted(known))}")
-        out[key] = v
-    return out
-
-
 def parse_hidden(text) -> list[int]:
     if isinstance(text, list):
         return text
@@ -76,10 +63,10 @@ def parse_hidden(text) -> list[int]:
 
 
 def run(args) -> int:
-    from ..training import train as tr
+    from ..training import config, train as tr
 
     quiet = args.quiet
-    settings = read_config(args.config) if args.config else {}
+    settings = settings_from_file(args.config) if args.config else {}
     for flag, (key, _, _) in FLAGS.items():
         v = getattr(args, key)
         if v is not None:
@@ -95,7 +82,7 @@ def run(args) -> int:
             result = tr.resume(args.resume, progress=reporter, stop_after_epoch=args.stop_after_epoch,
                                epochs=settings.get("epochs"))
         else:
-            cfg = tr.config_from(settings)
+            cfg = config.config_from(settings)
             out = Path(args.out) if args.out else default_out(cfg.data)
             reporter.start(cfg, out)
             result = tr.fit(cfg.data, cfg, out=out, progress=reporter, stop_after_epoch=args.stop_after_epoch)
@@ -170,7 +157,8 @@ class Reporter:
 
 def summary(result, quiet: bool) -> None:
     m = result.metrics
-    metric = "accuracy" if m["task"] == "classification" else "mse"
+    task = m["task"]
+    metric = metric_name(task)
     if not quiet:
         from rich.console import Console
         from rich.table import Table
@@ -181,12 +169,9 @@ def summary(result, quiet: bool) -> None:
             table.add_column(col, justify="right")
         for part in ("train", "val", "test"):
             if f"{part}_loss" in m:
-                table.add_row(part, str(m[f"n_{part}"]), f"{m[f'{part}_loss']:.4g}", _fmt(m[f"{part}_{metric}"], metric))
+                table.add_row(part, str(m[f"n_{part}"]), f"{m[f'{part}_loss']:.4g}", format_metric(task, m[f"{part}_{metric}"], 4))
         Console().print(table)
     best = next((p for p in ("test", "val", "train") if f"{p}_{metric}" in m), None)
-    print(f"{best} {metric}: {_fmt(m[f'{best}_{metric}'], metric)}  ({m['seconds']:.1f} s)  run directory: "
+    print(f"{best} {metric}: {format_metric(task, m[f'{best}_{metric}'], 4)}  ({m['seconds']:.1f} s)  run directory: "
           f"{result.out}")
 
-
-def _fmt(v: float, metric: str) -> str:
-    return f"{100 * v:.2f} %" if metric == "accuracy" else f"{v:.4g}"

@@ -156,6 +156,9 @@ class Network:
     def L(self) -> int:
         return len(self.W)
 
+    n_inputs = property(lambda self: self.sizes[0], doc="n_0, the columns of X (engine/protocol.py)")
+    n_outputs = property(lambda self: self.sizes[-1], doc="n_L, the columns of T (engine/protocol.py)")
+
     def params(self) -> list[Array]:
         """[W1, b1, W2, b2, …]: the arrays themselves (optimizers update them in place)."""
         return [p for pair in zip(self.W, self.b) for p in pair]

@@ -38,6 +38,18 @@ class Loss:
     params: dict = field(default_factory=dict)
     check: Callable[[Array, Array], None] | None = None  # raises DeltapropError where c is undefined
 
+    def check_targets(self, T, where: str, first_row: int = 1) -> None:
+        """Refuse targets T (N, n) outside the loss's domain (:data:`TARGET_DOMAINS`), naming the first bad row."""
+        domain = TARGET_DOMAINS.get(self.name)
+        if domain is None:
+            return
+        outside, need = domain
+        T = np.asarray(T, dtype=np.float64)
+        bad = outside(T)
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            raise DeltapropError(f"{where}: row {i + first_row} has targets {T[i].tolist()}; the loss needs {need}")
+
 
 def _floor(a: Array) -> Array:
     # log a and t/a are finite for every a > 0; an a that underflowed to 0 is lifted to the smallest normal
@@ -252,3 +264,18 @@ FUSED: dict[tuple[str, str], Callable[..., Array]] = {
 def fused(activation_name: str, loss: Loss) -> Callable[..., Array] | None:
     """c(z, t, work=None) for a canonical pair (then δᴸ = a − t), or None."""
     return FUSED.get((activation_name, loss.name))
+
+
+# --- target domains: where each loss is defined in t (checked where targets enter: data, training, evaluate) ----
+
+CE_SUM_TOL = 1e-6  # a CSV of probabilities printed with 7 digits still sums to 1 within this
+REAL_TARGETS = ("quadratic", "gaussian_nll")  # defined for every real t: targets may be standardized
+# name -> (the rows of T outside the domain, what the loss needs)
+TARGET_DOMAINS: dict[str, tuple[Callable[[Array], Array], str]] = {
+    "cross_entropy": (lambda T: np.any(T < 0, axis=1) | (np.abs(T.sum(axis=1) - 1) > CE_SUM_TOL),
+                      "a row of probabilities (each ≥ 0, summing to 1) for cross-entropy"),
+    "binary_cross_entropy": (lambda T: np.any((T < 0) | (T > 1), axis=1),
+                             "targets in [0, 1] for binary cross-entropy"),
+    "itakura_saito": (lambda T: np.any(T <= 0, axis=1),
+                      "targets > 0 for Itakura–Saito (log t/a is undefined otherwise)"),
+}

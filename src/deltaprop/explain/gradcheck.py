@@ -1,8 +1,8 @@
 """Gradient checking: backpropagation against finite differences, as a feature.
 
-Works with any network that has ``params()`` (the arrays, changed in place here and restored),
-``param_names()``, ``cost(X, T)``, ``loss_and_grads(X, T)`` (returning an object with ``params()`` and ``X``)
-and ``astype(dtype)``: the layered and the graph engines both do.
+Works with any :class:`~deltaprop.engine.protocol.Engine` (the layered and the graph engines): its ``params()``
+are perturbed in place here, entry by entry, and restored; ``cost(X, T)`` is the oracle's C; backprop's
+gradients are ``loss_and_grads(X, T).params()``.
 
 - central differences in float64: (C(θ + h) − C(θ − h)) / 2h, error O(h²) plus rounding ~ ε/h;
 - the complex step: Im C(θ + ih) / h with h = 1e-20, exact to rounding because nothing is subtracted
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..engine.protocol import Engine, named_params
 from ..errors import DeltapropError
 
 CENTRAL_STEP = 1e-6  # ≈ ε^(1/3) scaled: balances the O(h²) truncation against the ε/h rounding
@@ -50,14 +51,14 @@ class GradcheckReport:
         return {"method": self.method, "max_error": self.max_error, "errors": self.errors}
 
 
-def numeric_gradients(net, X, T, method: str = "central", h: float | None = None) -> list[np.ndarray]:
+def numeric_gradients(net: Engine, X, T, method: str = "central", h: float | None = None) -> list[np.ndarray]:
     """∂C/∂θ for every parameter array of ``net``, by finite differences, one entry at a time."""
     if method == "central":
         net = net.astype(np.float64)
         X = np.asarray(X, np.float64)
         h = CENTRAL_STEP if h is None else h
     elif method == "complex":
-        if not getattr(net, "analytic", True):
+        if not net.analytic:
             raise DeltapropError("the complex step needs analytic functions; this network has relu, abs or similar")
         net = net.astype(np.complex128)
         X = np.asarray(X, np.complex128)
@@ -83,14 +84,14 @@ def numeric_gradients(net, X, T, method: str = "central", h: float | None = None
     return out
 
 
-def gradcheck(net, X, T, method: str = "auto", h: float | None = None) -> GradcheckReport:
+def gradcheck(net: Engine, X, T, method: str = "auto", h: float | None = None) -> GradcheckReport:
     """Compare backprop's ∂C/∂θ with finite differences; ``method`` is central, complex or auto.
 
     ``auto`` takes the complex step where every function is analytic, central differences otherwise.
     The check always runs in float64 (or complex128), whatever the network's dtype.
     """
     if method == "auto":
-        method = "complex" if getattr(net, "analytic", False) else "central"
+        method = "complex" if net.analytic else "central"
     net64 = net.astype(np.float64)
     with np.errstate(all="ignore"):
         grads = net64.loss_and_grads(np.asarray(X, np.float64), T)
@@ -98,8 +99,30 @@ def gradcheck(net, X, T, method: str = "auto", h: float | None = None) -> Gradch
         raise DeltapropError(f"the cost is {grads.cost} on this batch: the loss is undefined there "
                              "(check the targets and the output activation), so there is no gradient to check")
     report = GradcheckReport(method)
-    for name, g_bp, g_num in zip(net64.param_names(), grads.params(), numeric_gradients(net64, X, T, method, h)):
+    numeric = numeric_gradients(net64, X, T, method, h)
+    for (name, _), g_bp, g_num in zip(named_params(net64), grads.params(), numeric):
         report.errors[name] = relative_error(g_bp, g_num)
         report.backprop[name] = g_bp
         report.numeric[name] = g_num
     return report
+
+
+def random_batch(net: Engine, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n samples (n ≥ 1) of standard normal inputs X (n, n_inputs), with targets T (n, n_outputs) the loss
+    accepts: a batch to check gradients on when the user gave none. Seeded, so a check can be repeated."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, net.n_inputs))
+    return X, random_targets(net.loss.name, rng, n, net.n_outputs)
+
+
+def random_targets(name: str, rng, n: int, k: int) -> np.ndarray:
+    """Targets valid for the loss: one-hot rows for cross-entropy, (0, 1) or > 0 where needed."""
+    if name == "cross_entropy":
+        return np.eye(k)[rng.integers(0, k, n)]
+    if name == "binary_cross_entropy":
+        return rng.uniform(0.05, 0.95, (n, k))
+    if name == "itakura_saito":
+        return rng.uniform(0.5, 2.0, (n, k))
+    if name in ("quadratic", "gaussian_nll"):
+        return rng.standard_normal((n, k))
+    return rng.uniform(0.5, 1.5, (n, k))  # a formula loss: positive targets suit logs and ratios

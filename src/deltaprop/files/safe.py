@@ -6,6 +6,10 @@ first and refuses pickled objects and declared sizes beyond the limit *before* N
 (``np.load`` would otherwise allocate whatever shape a header claims); :func:`parse_json` and
 :func:`parse_toml` turn a parser's RecursionError or ValueError on hostile nesting or huge integers into a
 clear :class:`DeltapropError`.
+
+Writing is the other half of safety: :func:`write_atomic` (and :func:`save_npz`, :func:`write_text_atomic`)
+write a temporary file beside the target, flushed and fsynced, then rename it over the target, so a kill at any
+moment leaves the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import math
 import os
 import stat
+import tempfile
 import tomllib
 import zipfile
 from pathlib import Path
@@ -21,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DeltapropError
+from ..limits import NPZ_ARRAYS
 
 Array = np.ndarray
-MAX_ARRAYS = 10_000  # members of an .npz: a model of 1000 layers has ~2000 arrays, a checkpoint ~5× that
 
 
 def regular_file(path: str | Path, what: str, max_bytes: int) -> Path:
@@ -50,8 +55,8 @@ def read_npz(path: str | Path, what: str, max_bytes: int, numeric: bool = True) 
     try:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
-            if len(infos) > MAX_ARRAYS:
-                raise DeltapropError(f"{path}: {len(infos)} arrays; {what} files hold at most {MAX_ARRAYS}")
+            if len(infos) > NPZ_ARRAYS:
+                raise DeltapropError(f"{path}: {len(infos)} arrays; {what} files hold at most {NPZ_ARRAYS}")
             for info in infos:
                 name = info.filename
                 if not name.endswith(".npy"):
@@ -119,3 +124,52 @@ def read_text(path: str | Path, what: str, max_bytes: int) -> str:
         raise DeltapropError(f"{path}: not a UTF-8 text file") from None
     except OSError as e:
         raise DeltapropError(f"{path}: cannot read {what} file ({e.strerror})") from None
+
+
+# --- writing ---------------------------------------------------------------------------------------------------
+
+
+def write_atomic(path: str | Path, write, mode: str) -> None:
+    """``write(f)`` into a temporary file beside ``path``, flushed and fsynced, then renamed over it: a kill at
+    any moment leaves either the old file or the new one, never a torn one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def save_npz(path: str | Path, arrays: dict[str, Array]) -> None:
+    """Write an .npz atomically."""
+    write_atomic(path, lambda f: np.savez(f, **arrays), "wb")
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    write_atomic(path, lambda f: f.write(text), "w")
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename durable: fsync the directory entry (not possible on every platform)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_partial_writes(folder: Path) -> None:
+    """Delete the temporary files a kill in the middle of :func:`write_atomic` left in ``folder``."""
+    for tmp in Path(folder).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)

@@ -25,11 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DeltapropError
+from ..limits import META_BYTES, MODEL_FILE_BYTES
 from . import safe as safefile
 
 Array = np.ndarray
-MAX_BYTES = 2**30  # as for model.npz
-MAX_HEADER = 2**24  # the JSON header: a thousand layers of names and offsets fit in far less
+MAX_BYTES = MODEL_FILE_BYTES  # as for model.npz
+MAX_HEADER = META_BYTES  # the JSON header holds the metadata and a line per tensor
 DTYPES = {"F64": np.float64, "F32": np.float32, "I64": np.int64, "I32": np.int32}  # what a model can hold
 
 
@@ -120,9 +121,9 @@ TORCH_ACTIVATIONS = {"Identity": "identity", "Sigmoid": "sigmoid", "Tanh": "tanh
 TORCH_FORMAT = "deltaprop-torch"
 
 
-def load_model(path: str | Path):
-    """A :class:`~deltaprop.Model` from a safetensors file of either kind (see the module text), every value
-    checked as in ``model.npz``."""
+def load_fields(path: str | Path) -> dict:
+    """A model's fields (as :func:`deltaprop.files.modelfile.load` gives them) from a safetensors file of either
+    kind (see the module text), every value checked as in ``model.npz``."""
     from . import modelfile
 
     tensors, meta = read(path, "model")

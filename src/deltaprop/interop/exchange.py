@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DeltapropError
 from ..engine.layered import Network
-from ..files import modelfile, netfile, tensorfile
+from ..files import modelfile, netfile, safe, tensorfile
+from ..training.model import Model
+from ..training.model import load as load_model
 
 Array = np.ndarray
 TARGETS = ("onnx", "torch", "safetensors", "toml")
@@ -46,8 +46,6 @@ TORCH_MODULES = {v: k for k, v in tensorfile.TORCH_ACTIVATIONS.items()}  # our n
 def as_model(obj, what: str = "model"):
     """A trained model from a Model, a layered Network (no preprocessing), or a file: model.npz,
     model.safetensors, or a layered network file (.toml, with its optional [standardize])."""
-    from .. import Model
-
     if isinstance(obj, Model):
         return obj
     if isinstance(obj, Network):
@@ -56,7 +54,7 @@ def as_model(obj, what: str = "model"):
         path = Path(obj)
         if path.suffix == ".toml":
             return load_toml(path)
-        return modelfile.load(path)
+        return load_model(path)
     raise DeltapropError(f"cannot export a {type(obj).__name__}: give a trained model, a layered Network or a "
                          f"model file")
 
@@ -65,8 +63,6 @@ def model_of_network(net: Network, standardize: dict | None = None, task: str | 
                      classes: list[str] | None = None, source: str = "network"):
     """A Model around a layered network: inputs standardized by ``standardize`` (x_mean, x_scale[, t_mean,
     t_scale]) or not at all; a softmax output makes it a classifier unless ``task`` says otherwise."""
-    from .. import Model
-
     if not isinstance(net, Network):
         raise DeltapropError(f"{source}: a neuron-level network (a graph) cannot be exported; export works on "
                              "layered networks and trained models")
@@ -101,17 +97,7 @@ def _layer_names(model) -> list[str]:
 
 def _write_bytes(path: Path, data: bytes) -> None:
     """``data`` into a temporary file beside ``path``, fsynced, then renamed over it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    modelfile.fsync_dir(path.parent)
+    safe.write_atomic(path, lambda f: f.write(data), "wb")
 
 
 def export(model, path: str | Path, to: str | None = None, **options) -> Path:
@@ -518,7 +504,7 @@ def to_torch(model):
 def load_torch(path: str | Path):
     """An ``nn.Sequential`` from a file written by ``export(…, to="torch")`` or :func:`save_torch` (read as data:
     the safetensors header is checked, nothing is unpickled)."""
-    model = modelfile.load(path)  # checks the whole file first, whichever kind it is
+    model = load_model(path)  # checks the whole file first, whichever kind it is
     return to_torch(model)
 
 
@@ -551,7 +537,8 @@ def save_torch(module, path: str | Path, *, task: str | None = None, classes: li
     meta = {"format": tensorfile.TORCH_FORMAT, "version": 1, "modules": names, "task": task, "classes": classes,
             "loss": loss, "reduction": reduction, "feature_names": feature_names}
     # refuse here what loading would refuse
-    model = modelfile.from_arrays(*tensorfile.model_arrays_from_torch(state, meta, "the module"), "the module")
+    model = Model(**modelfile.from_arrays(*tensorfile.model_arrays_from_torch(state, meta, "the module"),
+                                          "the module"))
     path = Path(path)
     _write_bytes(path, tensorfile.encode(state, {**meta, "task": model.task, "classes": model.classes}))
     return path

@@ -30,14 +30,14 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..data import dataset as data_mod
-from ..engine import activations as act_mod
 from ..engine import losses as loss_mod
 from ..engine.layered import Network
 from ..errors import DeltapropError
 from ..training import optim
+from ..training.model import Model
+from ..training.model import load as load_model
 
 Array = np.ndarray
-SHIFTABLE_LOSSES = ("quadratic", "gaussian_nll")  # losses defined for every real t: targets may be standardized
 
 
 class _DeltapropEstimator(TransformerMixin, BaseEstimator):
@@ -196,14 +196,12 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
         return X, y
 
     def _init_model(self, X: Array, T: Array, w: Array | None, init_rng) -> None:
-        from .. import Model
-
         x_mean, x_scale = _standardizer(X, w)
         net = self._network(X.shape[1], T.shape[1], init_rng)
         t_mean = t_scale = None
         if self._task == "regression":
             t_mean, t_scale = _standardizer(T, w)
-            if net.loss.name not in SHIFTABLE_LOSSES:  # a shift would leave the loss's domain
+            if net.loss.name not in loss_mod.REAL_TARGETS:  # a shift would leave the loss's domain
                 t_mean, t_scale = np.zeros_like(t_mean), np.ones_like(t_scale)
         classes = [str(c) for c in self.classes_] if self._task == "classification" else None
         names = [str(n) for n in self.feature_names_in_] if hasattr(self, "feature_names_in_") else None
@@ -211,7 +209,7 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
         self._check_targets(T)
 
     def _check_targets(self, T: Array) -> None:
-        data_mod.check_targets(T, self._net.loss.name, "y")
+        self._net.loss.check_targets(T, "y")
 
     @property
     def _net(self) -> Network:
@@ -309,12 +307,8 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
         """A fitted estimator around a trained model (``dp.load_model(path)``, ``run.model``), its settings read
         from the network; ``params`` set the others (they matter to further ``partial_fit`` calls). A
         classifier's ``classes_`` are the model's class names (strings)."""
-        from .. import Model
-
         if isinstance(model, (str, Path)):
-            from ..files import modelfile
-
-            model = modelfile.load(model)
+            model = load_model(model)
         if not isinstance(model, Model) or model.task != cls._task:
             raise DeltapropError(f"{cls.__name__}.from_model needs a {cls._task} model, got "
                                  f"{getattr(model, 'task', type(model).__name__)}")
@@ -352,8 +346,6 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
     def __setstate__(self, state):
         model = state.get("model_")
         if isinstance(model, tuple):
-            from .. import Model
-
             spec, fields = model
             net = Network(spec["sizes"], spec["activations"], spec["loss"], reduction=spec["reduction"],
                           dtype=spec["dtype"], loss_params=spec["loss_params"])

@@ -43,7 +43,9 @@ def run_figure(path: str | Path, history: list[dict], model, prep) -> None:
     one_d = (model.task == "regression" and net.sizes[0] == 1 and net.sizes[-1] == 1 and net.L >= 2
              and net.activations[-1].name == "identity")
     two_d = model.task == "classification" and net.sizes[0] == 2
-    metric = "accuracy" if model.task == "classification" else "mse"
+    from ..training.model import metric_name
+
+    metric = metric_name(model.task)
     has_val = any(f"val_{metric}" in r for r in history)
     n = 1 + has_val + (one_d or two_d)
     fig, axes = plt.subplots(1, n, figsize=(5 * n, 4), squeeze=False)

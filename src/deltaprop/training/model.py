@@ -1,0 +1,197 @@
+"""The trained model: a network plus what was learnt from the training split besides the weights, and how a
+run's data are put into the network's units.
+
+A :class:`Model` keeps the input standardization (x − mean)/scale, for regression the target standardization,
+and the class names; its ``X`` is always in the user's units. :func:`prepare` splits a data set (seeded) and
+learns those statistics from the training split only; :func:`evaluate` gives the loss as trained and the task's
+metric (:func:`task_metric`: accuracy for classification, MSE in the user's units for regression).
+The file format is :mod:`deltaprop.files.modelfile`'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import checks
+from ..data import dataset as data_mod
+from ..engine import losses as loss_mod
+from ..engine.layered import Network
+from ..errors import DeltapropError
+from ..files import modelfile
+from .config import TrainConfig, resolve, streams
+
+Array = np.ndarray
+
+
+@dataclass
+class Model:
+    """A trained network with its preprocessing. ``X`` is always in the user's units, (N, n_in)."""
+
+    net: Network
+    task: str  # "classification" or "regression"
+    x_mean: Array  # (n_in,)
+    x_scale: Array  # (n_in,), > 0
+    t_mean: Array | None = None  # (n_out,), regression only: targets are standardized for training too
+    t_scale: Array | None = None
+    classes: list[str] | None = None
+    feature_names: list[str] | None = None
+    target_names: list[str] | None = None
+    info: dict = field(default_factory=dict)
+
+    def inputs(self, X) -> Array:
+        """Standardized inputs (N, n_in) in the network's dtype."""
+        X = data_mod.real_matrix(X, "inputs X", columns=self.net.sizes[0])
+        return ((X - self.x_mean) / self.x_scale).astype(self.net.dtype)
+
+    def targets(self, T) -> Array:
+        """Targets (N, n_out) as the network was trained on them (standardized for regression)."""
+        T = np.asarray(T, dtype=np.float64)
+        T = T[:, None] if T.ndim == 1 else T
+        if self.task == "regression":
+            T = (T - self.t_mean) / self.t_scale
+        return T.astype(self.net.dtype)
+
+    def output(self, X) -> Array:
+        """The output layer's activations aᴸ (N, n_out), in the user's units for regression."""
+        a = self.net.predict(self.inputs(X)).astype(np.float64)
+        return a * self.t_scale + self.t_mean if self.task == "regression" else a
+
+    def predict(self, X) -> Array:
+        """Class indices (N,) for classification (names in ``classes``), values (N, n_out) for regression."""
+        a = self.output(X)
+        return np.argmax(a, axis=1) if self.task == "classification" else a
+
+    def predict_proba(self, X) -> Array:
+        """Class probabilities (N, K): the softmax (or sigmoid) outputs."""
+        if self.task != "classification":
+            raise DeltapropError("class probabilities need a classification model")
+        return self.output(X)
+
+    def save(self, path: str | Path) -> None:
+        modelfile.save(path, self.net, self.task, self.x_mean, self.x_scale, self.t_mean, self.t_scale,
+                       self.classes, self.feature_names, self.target_names, self.info)
+
+
+def load(path: str | Path) -> Model:
+    """Read and check a model file written by :meth:`Model.save`."""
+    return Model(**modelfile.load(path))
+
+
+# --- the task's metric ------------------------------------------------------------------------------------------
+
+
+def metric_name(task: str) -> str:
+    """The task's metric: "accuracy" for classification, "mse" for regression."""
+    return "accuracy" if task == "classification" else "mse"
+
+
+def task_metric(task: str, y: Array, T: Array) -> float:
+    """Accuracy mean(argmax y = argmax t) for classification, or MSE mean((y − t)²) for regression; y and T
+    (N, n_out) in the user's units."""
+    if task == "classification":
+        return float(np.mean(np.argmax(y, axis=1) == np.argmax(T, axis=1)))
+    return float(np.mean((y - T) ** 2))
+
+
+def format_metric(task: str, value: float, digits: int = 6) -> str:
+    """The metric as a person reads it: accuracy in per cent (2 decimals), MSE to ``digits`` digits."""
+    return f"{100 * value:.2f} %" if task == "classification" else f"{value:.{digits}g}"
+
+
+# --- predict and evaluate -----------------------------------------------------------------------------------------
+
+
+def predict(model: Model, X, proba: bool = False) -> Array:
+    """Class indices (N,) — or probabilities (N, K) with ``proba`` — or regression values (N, n_out)."""
+    return model.predict_proba(X) if proba else model.predict(X)
+
+
+def evaluate(model: Model, X, T=None) -> dict:
+    """Loss (as trained: network units) and accuracy (classification) or MSE (regression, user units).
+
+    ``X`` (N, n_in) with ``T`` (N, n_out), or a :class:`~deltaprop.data.Dataset`, whose targets are matched to
+    the model's classes by name.
+    """
+    if T is None:
+        if not isinstance(X, data_mod.Dataset):
+            raise DeltapropError("evaluate needs X and T, or a Dataset")
+        X, T = X.X, data_mod.align(X, model)
+    X = data_mod.real_matrix(X, "evaluate: X", columns=model.net.sizes[0])
+    T = _as_targets(model, T)
+    if T.shape != (X.shape[0], model.net.sizes[-1]):
+        raise DeltapropError(f"evaluate: targets must have shape ({X.shape[0]}, {model.net.sizes[-1]}), got {T.shape}")
+    net = model.net
+    net.loss.check_targets(T, "evaluate: T")
+    trace = net.forward(model.inputs(X))
+    c = net.cost_per_sample(trace, model.targets(T))
+    out = {"loss": float(c.mean() if net.reduction == "mean" else c.sum())}
+    a = trace.a[-1].astype(np.float64)
+    y = a * model.t_scale + model.t_mean if model.task == "regression" else a
+    out[metric_name(model.task)] = task_metric(model.task, y, T)
+    return out
+
+
+def _as_targets(model: Model, T) -> Array:
+    """T (N, n_out) as given, or for a classification model class indices (N,) made one-hot."""
+    K = model.net.sizes[-1]
+    if model.task == "classification" and np.ndim(T) == 1 and K > 1:
+        labels = data_mod.real_matrix(T, "evaluate: labels", columns=1)[:, 0]
+        bad = (labels != np.round(labels)) | (labels < 0) | (labels >= K)
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            raise DeltapropError(f"evaluate: label {labels[i]:g} in row {i + 1} is not a class index of the model "
+                                 f"(0 to {K - 1}: {', '.join(model.classes or [])})")
+        return data_mod.one_hot(labels, K)
+    return data_mod.real_matrix(T, "evaluate: T", columns=K)
+
+
+# --- a run's data in the network's units --------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """The splits in network units (inputs standardized; regression targets too) and the model shell."""
+
+    model: Model  # preprocessing filled in; its network is made by the training loop
+    train: tuple[Array, Array]
+    val: tuple[Array, Array] | None
+    test: tuple[Array, Array] | None
+    raw: dict  # the same splits in the user's units, for metrics and plots
+    dataset: data_mod.Dataset
+
+
+def prepare(ds: data_mod.Dataset, cfg: TrainConfig) -> Prepared:
+    """Split ``ds`` with the seed's split stream, learn the standardization from the training split, and
+    convert every split to the network's units and dtype."""
+    split_rng, _, _ = streams(cfg.seed)
+    test_split = 0.0 if ds.test is not None else cfg.test_split
+    i_tr, i_va, i_te = data_mod.split(ds.X.shape[0], cfg.val_split, test_split, split_rng)
+    raw = {"train": (ds.X[i_tr], ds.T[i_tr])}
+    if len(i_va):
+        raw["val"] = (ds.X[i_va], ds.T[i_va])
+    if ds.test is not None:
+        raw["test"] = ds.test
+    elif len(i_te):
+        raw["test"] = (ds.X[i_te], ds.T[i_te])
+    x_mean, x_scale = data_mod.standardizer(raw["train"][0])
+    t_mean = t_scale = None
+    if ds.task == "regression":  # targets of any scale become O(1), so one learning rate suits every set
+        t_mean, t_scale = data_mod.standardizer(raw["train"][1])
+        if resolve(cfg, ds.task)["loss"] not in loss_mod.REAL_TARGETS:  # a shift would leave the loss's domain
+            t_mean, t_scale = np.zeros_like(t_mean), np.ones_like(t_scale)
+    info = {"data": ds.name, **{f"n_{k}": int(v[0].shape[0]) for k, v in raw.items()}}
+    model = Model(None, ds.task, x_mean, x_scale, t_mean, t_scale, ds.classes, ds.feature_names,
+                  ds.target_names, info)
+    dt = checks.as_dtype(cfg.dtype)
+
+    def units(part):
+        X, T = part
+        Xs = ((X - x_mean) / x_scale).astype(dt)
+        Ts = ((T - t_mean) / t_scale if ds.task == "regression" else T).astype(dt)
+        return np.ascontiguousarray(Xs), np.ascontiguousarray(Ts)
+
+    conv = {k: units(v) for k, v in raw.items()}
+    return Prepared(model, conv["train"], conv.get("val"), conv.get("test"), raw, ds)
