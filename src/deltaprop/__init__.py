@@ -44,3 +44,8 @@ def __getattr__(name):
 
         return getattr(symbolic, name)
     raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")
+
+# issue 12: backprop on a trained model (or a network) in one call; the estimators are deltaprop.sklearn
+from .explain.trace import trace  # noqa: E402
+
+__all__ += ["trace"]
