@@ -341,3 +341,29 @@ def test_neuron_form_is_read_by_derive_and_agrees_with_the_layers(tmp_path):
     with pytest.raises(dp.DeltapropError, match="softmax couples"):
         exchange.export(softmax, tmp_path / "no.toml", "toml", form="neurons")
     assert not (tmp_path / "no.toml").exists()
+
+
+def test_safetensors_reader_never_crashes_on_damaged_files(tmp_path):
+    """Bytes flipped, inserted or cut anywhere in a safetensors model: a model, or one clear DeltapropError."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    model = model_with("relu", "classification", sizes=(3, 4))
+    good = exchange.export(model, tmp_path / "good.safetensors").read_bytes()
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.integers(0, len(good) - 1), st.integers(0, 255)), min_size=1, max_size=4),
+           st.integers(0, len(good)), st.booleans())
+    def check(flips, cut, insert):
+        data = bytearray(good)
+        for i, b in flips:
+            data[i] = b
+        data = data[:cut] + (b"{" if insert else b"") + data[cut:] if cut < len(data) else data
+        bad = tmp_path / "bad.safetensors"
+        bad.write_bytes(bytes(data))
+        try:
+            dp.load_model(bad)
+        except dp.DeltapropError:  # anything else (KeyError, struct.error, a SafetensorError, …) fails the test
+            pass
+
+    check()
