@@ -351,7 +351,7 @@ def test_safetensors_reader_never_crashes_on_damaged_files(tmp_path):
     model = model_with("relu", "classification", sizes=(3, 4))
     good = exchange.export(model, tmp_path / "good.safetensors").read_bytes()
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.lists(st.tuples(st.integers(0, len(good) - 1), st.integers(0, 255)), min_size=1, max_size=4),
            st.integers(0, len(good)), st.booleans())
     def check(flips, cut, insert):

@@ -106,7 +106,14 @@ def test_classifier_surface_and_files(tmp_path):
     # pickle (scikit-learn's convention) keeps every prediction, formula activation included
     back = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(back.predict_proba(X), P)
-    # the formula activation cannot go into a model file (names only); a built-in one can
+    # the formula activation cannot go into a model file (names only): refused before anything is written
+    with pytest.raises(dp.DeltapropError, match="export it as TOML"):
+        clf.save(tmp_path / "formula.npz")
+    assert not (tmp_path / "formula.npz").exists()
+    from deltaprop.interop import exchange
+
+    exchange.export(clf.model_, tmp_path / "formula.toml")  # the TOML file holds formulas
+    np.testing.assert_allclose(exchange.load_toml(tmp_path / "formula.toml").predict_proba(X), P, rtol=1e-14)
     clf2 = DeltapropClassifier(hidden=(8,), activation="relu", epochs=20, random_state=0).fit(X, names)
     for suffix in ("npz", "safetensors"):
         path = clf2.save(tmp_path / f"model.{suffix}")

@@ -128,8 +128,23 @@ def export(model, path: str | Path, to: str | None = None, **options) -> Path:
 # --- safetensors: the model file's arrays, bit for bit -----------------------------------------------------------
 
 
+def check_model_file_ready(model) -> None:
+    """Model files name activations and losses from the registries only (a formula would have to be parsed
+    again on reading); refuse a model with formulas before anything is written."""
+    from ..engine.activations import ACTIVATIONS
+    from ..engine.losses import LOSSES
+
+    formulas = [g.name for g in model.net.activations if g.name not in ACTIVATIONS]
+    if model.net.loss.name not in LOSSES:
+        formulas.append(model.net.loss.name)
+    if formulas:
+        raise DeltapropError(f"a model file holds built-in activations and losses only, not the formula(s) "
+                             f"{', '.join(map(repr, formulas))}: export it as TOML instead (--to toml)")
+
+
 def model_arrays(model) -> tuple[dict[str, Array], dict]:
     """The arrays and metadata of ``model.npz`` (the same names, values and dtypes)."""
+    check_model_file_ready(model)
     meta = {"format": modelfile.FORMAT, "version": modelfile.VERSION, "network": modelfile.network_meta(model.net),
             "task": model.task, "classes": model.classes, "feature_names": model.feature_names,
             "target_names": model.target_names, "info": model.info}

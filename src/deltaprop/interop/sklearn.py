@@ -293,12 +293,13 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
     def save(self, path: str | Path) -> Path:
         """The fitted model as deltaprop's safe model file (``.npz``, or ``.safetensors``): what
         ``dp.load_model``, ``deltaprop trace``, ``evaluate``, ``predict`` and ``export`` read."""
+        from . import exchange
+
         check_is_fitted(self, "model_")
         path = Path(path)
         if path.suffix == ".safetensors":
-            from . import exchange
-
             return exchange.export(self.model_, path, "safetensors")
+        exchange.check_model_file_ready(self.model_)
         self.model_.save(path)
         return path
 
