@@ -26,8 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DeltapropError
+from ..checks import finite_array
+from ..engine.activations import ACTIVATIONS, LEAKY_SLOPE
 from ..engine.layered import Network
+from ..engine.losses import LOSSES
+from ..errors import DeltapropError
 from ..files import modelfile, netfile, safe, tensorfile
 from ..training.model import Model
 from ..training.model import load as load_model
@@ -43,7 +46,7 @@ TORCH_MODULES = {v: k for k, v in tensorfile.TORCH_ACTIVATIONS.items()}  # our n
 # --- what can be exported -------------------------------------------------------------------------------------
 
 
-def as_model(obj, what: str = "model"):
+def as_model(obj) -> Model:
     """A trained model from a Model, a layered Network (no preprocessing), or a file: model.npz,
     model.safetensors, or a layered network file (.toml, with its optional [standardize])."""
     if isinstance(obj, Model):
@@ -60,7 +63,7 @@ def as_model(obj, what: str = "model"):
 
 
 def model_of_network(net: Network, standardize: dict | None = None, task: str | None = None,
-                     classes: list[str] | None = None, source: str = "network"):
+                     classes: list[str] | None = None, source: str = "network") -> Model:
     """A Model around a layered network: inputs standardized by ``standardize`` (x_mean, x_scale[, t_mean,
     t_scale]) or not at all; a softmax output makes it a classifier unless ``task`` says otherwise."""
     if not isinstance(net, Network):
@@ -74,8 +77,6 @@ def model_of_network(net: Network, standardize: dict | None = None, task: str | 
         v = s.get(key)
         if v is None:
             return np.full(n, default, dtype=np.float64)
-        from ..checks import finite_array
-
         v = np.asarray(finite_array(v, (n,), f"{source}: [standardize] {key}"), dtype=np.float64)
         if key.endswith("scale") and np.any(v <= 0):
             raise DeltapropError(f"{source}: [standardize] {key} must be > 0")
@@ -131,9 +132,6 @@ def export(model, path: str | Path, to: str | None = None, **options) -> Path:
 def check_model_file_ready(model) -> None:
     """Model files name activations and losses from the registries only (a formula would have to be parsed
     again on reading); refuse a model with formulas before anything is written."""
-    from ..engine.activations import ACTIVATIONS
-    from ..engine.losses import LOSSES
-
     formulas = [g.name for g in model.net.activations if g.name not in ACTIVATIONS]
     if model.net.loss.name not in LOSSES:
         formulas.append(model.net.loss.name)
@@ -153,10 +151,6 @@ def model_arrays(model) -> tuple[dict[str, Array], dict]:
     if model.task == "regression":
         arrays.update(t_mean=model.t_mean, t_scale=model.t_scale)
     return arrays, meta
-
-
-def save_safetensors(model, path: str | Path) -> Path:
-    return export(model, path, "safetensors")
 
 
 # --- TOML: a layered network file with weights -----------------------------------------------------------------
@@ -218,7 +212,7 @@ def to_graph_toml(model, source: str | None = None) -> str:
 def _tail(model) -> list[str]:
     """[loss], [standardize] and [model], shared by both forms of network file."""
     net = model.net
-    lines = ["", "[loss]", f"{'name' if net.loss.name in _loss_names() else 'formula'} = {json.dumps(net.loss.name)}",
+    lines = ["", "[loss]", f"{'name' if net.loss.name in LOSSES else 'formula'} = {json.dumps(net.loss.name)}",
              f"reduction = {json.dumps(net.reduction)}"]
     lines += [f"{k} = {_num(v)}" for k, v in (net.loss.params or {}).items()]
     lines += ["", "[standardize]", f"x_mean = {_vec(model.x_mean)}", f"x_scale = {_vec(model.x_scale)}"]
@@ -231,12 +225,6 @@ def _tail(model) -> list[str]:
     if model.feature_names is not None:
         lines.append(f"feature_names = {_strings(model.feature_names)}")
     return lines
-
-
-def _loss_names():
-    from ..engine.losses import LOSSES
-
-    return LOSSES
 
 
 def load_toml(path: str | Path):
@@ -352,8 +340,6 @@ def _activation(g: _OnnxGraph, act, z: str, layer: int) -> str:
         attrs = {"axis": -1} if name == "softmax" else {}
         return g.op(ONNX_ACTIVATIONS[name], z, **attrs)
     if name == "leaky_relu":
-        from ..engine.activations import LEAKY_SLOPE
-
         return g.op("LeakyRelu", z, alpha=LEAKY_SLOPE)
     if name == "square":
         return g.op("Mul", z, z)
@@ -493,8 +479,6 @@ def _torch_sequential(state: dict[str, Array], modules: list[str]):
         elif kind == "Square":
             layers.append(extra["Square"]())
         elif kind == "LeakyReLU":
-            from ..engine.activations import LEAKY_SLOPE
-
             layers.append(nn.LeakyReLU(LEAKY_SLOPE))
         elif kind == "Softplus":
             layers.append(nn.Softplus(beta=1.0, threshold=SOFTPLUS_THRESHOLD))
@@ -535,8 +519,6 @@ def save_torch(module, path: str | Path, *, task: str | None = None, classes: li
     for i, m in enumerate(module):
         kind = type(m).__name__
         if isinstance(m, nn.LeakyReLU):
-            from ..engine.activations import LEAKY_SLOPE
-
             if m.negative_slope != LEAKY_SLOPE:
                 raise DeltapropError(f"module {i}: LeakyReLU slope {m.negative_slope}; deltaprop's leaky_relu "
                                      f"has {LEAKY_SLOPE}")
