@@ -141,3 +141,16 @@ def test_bad_batches_for_a_model(iris_run, args, needle):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], r.stderr
+
+
+def test_neurons_of_a_network_file_state_the_softmax_delta_truly():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "layered_2-3-2.toml"
+    text = cli("trace", path, "--x", "1,2,3", "--t", "0.5,0.9", "--neurons")
+    assert text.returncode == 0 and "δ_j = a_j Σ_k t_k − t_j" in text.stdout
+    rep = json.loads(cli("trace", path, "--x", "1,2,3", "--t", "0.5,0.9", "--neurons", "--json").stdout)
+    for n in rep["neurons"][-1]:
+        assert n["delta"] == pytest.approx(n["a"] * 1.4 - n["t"], rel=1e-12)
+    one_hot = cli("trace", path, "--x", "1,2,3", "--t", "0,1", "--neurons")
+    assert "δ_j = a_j − t_j (canonical pair)" in one_hot.stdout

@@ -184,8 +184,14 @@ def print_neurons(report: dict) -> None:
         last = l == L
         act = report["layers"][l - 1]["activation"]
         if last:
-            how = ("δ_j = a_j − t_j (canonical pair)" if report["fused_output_delta"] else "δ from the loss: "
-                   + ("Σ_k ∂c/∂a_k ∂a_k/∂z_j (softmax)" if act == "softmax" else "δ_j = ∂c/∂a_j · σ′(z_j)"))
+            t_sum = np.sum([np.asarray(r["t"], dtype=float) for r in rows], axis=0)
+            if not report["fused_output_delta"]:
+                how = "δ from the loss: " + ("δ_j = Σ_k ∂c/∂a_k ∂a_k/∂z_j (softmax)" if act == "softmax"
+                                             else "δ_j = ∂c/∂a_j · σ′(z_j)")
+            elif act == "softmax" and not np.allclose(t_sum, 1.0, rtol=0, atol=1e-12):
+                how = "δ_j = a_j Σ_k t_k − t_j (softmax + cross-entropy; targets that do not sum to 1)"
+            else:
+                how = "δ_j = a_j − t_j (canonical pair)"
         else:
             how = f"δ{_sup(l)}[j] = σ′(z{_sup(l)}[j]) Σ_k W{_sup(l + 1)}[k, j] δ{_sup(l + 1)}[k], k over layer {l + 1}"
         table = Table(title=escape(f"layer {l} ({act}) neuron by neuron: {how}"), title_justify="left")
