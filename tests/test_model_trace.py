@@ -148,9 +148,9 @@ def test_neurons_of_a_network_file_state_the_softmax_delta_truly():
 
     path = Path(__file__).resolve().parents[1] / "examples" / "layered_2-3-2.toml"
     text = cli("trace", path, "--x", "1,2,3", "--t", "0.5,0.9", "--neurons")
-    assert text.returncode == 0 and "δ_j = a_j Σ_k t_k − t_j" in text.stdout
+    assert text.returncode == 0 and "δ_j = a_j Σ_k t_k − t_j" in " ".join(text.stdout.split())  # (rich wraps)
     rep = json.loads(cli("trace", path, "--x", "1,2,3", "--t", "0.5,0.9", "--neurons", "--json").stdout)
     for n in rep["neurons"][-1]:
         assert n["delta"] == pytest.approx(n["a"] * 1.4 - n["t"], rel=1e-12)
     one_hot = cli("trace", path, "--x", "1,2,3", "--t", "0,1", "--neurons")
-    assert "δ_j = a_j − t_j (canonical pair)" in one_hot.stdout
+    assert "δ_j = a_j − t_j (canonical pair)" in " ".join(one_hot.stdout.split())
