@@ -34,6 +34,7 @@ from ..engine import losses as loss_mod
 from ..engine.layered import Network
 from ..errors import DeltapropError
 from ..training import optim
+from ..training.config import streams
 from ..training.model import Model
 from ..training.model import load as load_model
 
@@ -133,8 +134,7 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
         w = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
         T = self._targets(y, first=True)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        split_rng, init_rng, self._shuffle_rng = (np.random.default_rng(s)
-                                                  for s in np.random.SeedSequence(seed).spawn(3))
+        split_rng, init_rng, self._shuffle_rng = streams(seed)  # as dp.fit: split, weights, shuffling
         N = X.shape[0]
         val = None
         if self.early_stopping:
@@ -180,7 +180,7 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
         T = self._targets(y, first=first, classes=kwargs.get("classes"))
         if first:
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-            _, init_rng, self._shuffle_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+            _, init_rng, self._shuffle_rng = streams(seed)
             self._init_model(X, T, w, init_rng)
             self._opt = self._optimizer()
             self.loss_curve_, self.validation_loss_curve_, self.validation_scores_ = [], [], []
