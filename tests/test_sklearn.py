@@ -183,3 +183,21 @@ def test_bad_settings_are_one_clear_error():
         DeltapropClassifier(optimizer="lbfgs", epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="two classes"):
         DeltapropClassifier(epochs=1).fit(X, np.zeros(len(y)))
+
+
+@pytest.mark.parametrize("settings", [dict(optimizer="adam"), dict(optimizer="momentum", lr=0.05),
+                                      dict(optimizer="adamw", weight_decay=0.01, schedule="cosine"),
+                                      dict(optimizer="adam", early_stopping=3, validation_fraction=0.2)])
+def test_the_estimator_trains_as_dp_fit(settings):
+    """random_state=k with the same settings gives dp.fit(seed=k)'s weights bit for bit: the estimator runs the
+    training loop's recipe (split, standardisation, seeded streams, mini-batches, early stopping)."""
+    X, y = load_iris(return_X_y=True)
+    common = dict(hidden=[7], activation="tanh", epochs=25, batch_size=16, **{"lr": 0.01, **settings})
+    val = common.pop("validation_fraction", 0.0)
+    run = dp.fit((X, y), **common, val_split=val, test_split=0.0, seed=3)
+    est = dict(common, hidden=(7,), validation_fraction=val or 0.1)
+    clf = DeltapropClassifier(**est, random_state=3).fit(X, y)
+    for a, b in zip(run.model.net.params(), clf.model_.net.params()):
+        np.testing.assert_array_equal(a, b)
+    assert clf.n_iter_ == run.metrics["epochs_run"]
+    np.testing.assert_allclose(clf.loss_curve_, [r["train_loss"] for r in run.history], rtol=1e-12)

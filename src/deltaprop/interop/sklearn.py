@@ -133,19 +133,19 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
         X, y = self._validate(X, y, reset=True)
         w = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
         T = self._targets(y, first=True)
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seed = self._seed()
         split_rng, init_rng, self._shuffle_rng = streams(seed)  # as dp.fit: split, weights, shuffling
+        # the split as dp.fit makes it (the training rows in the order of the split's permutation), so that
+        # random_state=k gives dp.fit(seed=k)'s weights
         N = X.shape[0]
+        i_tr, i_va, _ = data_mod.split(N, self.validation_fraction if self.early_stopping else 0.0, 0.0, split_rng)
         val = None
         if self.early_stopping:
-            n_val = int(round(self.validation_fraction * N))
-            if n_val < 1 or N - n_val < 1:
+            if len(i_va) < 1:
                 raise DeltapropError(f"early stopping needs a validation split: {N} samples at validation_fraction "
                                      f"{self.validation_fraction} leave none")
-            perm = split_rng.permutation(N)
-            iv, it = perm[:n_val], perm[n_val:]
-            val = (X[iv], T[iv], None if w is None else w[iv])
-            X, T, w = X[it], T[it], None if w is None else w[it]
+            val = (X[i_va], T[i_va], None if w is None else w[i_va])
+        X, T, w = X[i_tr], T[i_tr], None if w is None else w[i_tr]
         self._init_model(X, T, w, init_rng)
         self._opt = self._optimizer()
         self.loss_curve_, self.validation_loss_curve_, self.validation_scores_ = [], [], []
@@ -179,7 +179,7 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
         w = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
         T = self._targets(y, first=first, classes=kwargs.get("classes"))
         if first:
-            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            seed = self._seed()
             _, init_rng, self._shuffle_rng = streams(seed)
             self._init_model(X, T, w, init_rng)
             self._opt = self._optimizer()
@@ -187,6 +187,14 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
             self.n_iter_, self.best_epoch_ = 0, 0
         self._epoch(X, T, w)
         return self
+
+    def _seed(self) -> int:
+        """An integer random_state is the seed itself (so random_state=k trains as dp.fit(seed=k)); None or a
+        RandomState draws one."""
+        rs = self.random_state
+        if isinstance(rs, (int, np.integer)) and not isinstance(rs, bool) and rs >= 0:
+            return int(rs)
+        return int(check_random_state(rs).randint(np.iinfo(np.int32).max))
 
     def _validate(self, X, y, reset: bool):
         multi = self._task == "regression"
