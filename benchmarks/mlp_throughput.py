@@ -94,6 +94,12 @@ def step_flops(n: int, hidden: int) -> float:
 # --- the peers: each has epoch() (one shuffled pass over the data) -------------------------------------------
 
 
+def _wing(pkg, name: str):
+    """pkg's module ``name``: deltaprop.training.X since the wings layout, deltaprop.X in older checkouts."""
+    training = getattr(pkg, "training", None)
+    return getattr(training, name) if training is not None else getattr(pkg, name)
+
+
 class Deltaprop:
     name = "deltaprop"
     package = None  # the deltaprop module; a subclass may time another checkout's (see --baseline)
@@ -104,7 +110,7 @@ class Deltaprop:
         init = "he" if activation == "relu" else "glorot"
         self.net = pkg.Network([N_IN, hidden, hidden, N_OUT], activation, "cross_entropy", output="softmax",
                                init=init, seed=seed, dtype=dtype)
-        self.opt = pkg.optim.make("sgd", lr=LR)
+        self.opt = _wing(pkg, "optim").make("sgd", lr=LR)
         self.rng = np.random.default_rng(seed)
         n = X.shape[0]
         self.perm = np.arange(n)  # shuffled in place every epoch
@@ -116,7 +122,7 @@ class Deltaprop:
     def step(self, start):
         idx = self.perm[start:start + self.batch]
         buf = self.bufs[idx.shape[0]]
-        train_step = getattr((self.package or dp).train, "step", None)
+        train_step = getattr(_wing(self.package or dp, "train"), "step", None)
         if train_step is not None:  # the training loop's own step
             return train_step(self.net, self.opt, self.X, self.T, idx, buf, 1.0)
         # a baseline checkout from before train.step existed: the loop's calls of that time
@@ -165,8 +171,9 @@ def baseline_peer(src: str):
     pkg = importlib.util.module_from_spec(spec)
     sys.modules["deltaprop_baseline"] = pkg
     spec.loader.exec_module(pkg)
-    importlib.import_module("deltaprop_baseline.optim")
-    importlib.import_module("deltaprop_baseline.train")
+    wing = "training." if (path / "training").is_dir() else ""  # the wings layout, or an older flat one
+    importlib.import_module(f"deltaprop_baseline.{wing}optim")
+    importlib.import_module(f"deltaprop_baseline.{wing}train")
     return type("Baseline", (Deltaprop,), {"name": "baseline", "package": pkg})
 
 

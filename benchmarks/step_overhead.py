@@ -50,10 +50,10 @@ def main(argv=None) -> int:
         trace, grads = buf[2], buf[3]
         no_blas = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
         no_blas.matmul = lambda a, b, out=None: out
-        layered.np = no_blas  # the engine module's NumPy, with matmul a no-op
+        layered.np = blas.np = no_blas  # the engine's and the kernels' NumPy, with matmul a no-op
         saved_plan = blas.plan
         blas.plan = lambda *args: (lambda: None)  # the update's accumulating GEMM, a no-op too
-        grads.work.pop("add_step", None)
+        trace.work.plans.clear()
         parts = {  # the calls train.step makes for plain SGD
             "forward": lambda: net.forward(X, trace),
             "backward": lambda: net.backward(trace, T, grads, input_grad=False, scale=-0.01, weight_grads=False),
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
                     fn()
                     best[name] = min(best[name], time.perf_counter() - t0)
         finally:
-            layered.np = np
+            layered.np = blas.np = np
             blas.plan = saved_plan
         cells = "  ".join(f"{k} {v * 1e6:7.1f}" for k, v in best.items())
         print(f"  {dtype} {act:8} {cells}  total {sum(best.values()) * 1e6:7.1f}")

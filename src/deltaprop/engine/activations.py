@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernels
 from ..errors import DeltapropError
 
 Array = np.ndarray
@@ -35,6 +36,10 @@ class Activation:
         if self.elementwise:
             return np.multiply(grad_a, self.df(z, a, out=work), out=out)
         return softmax_delta(a, grad_a, out=out)
+
+    def forward(self, z: Array, out: Array, work: dict | None = None) -> Array:
+        """a = σ(z) into ``out``; ``work`` keeps the scratch arrays of an activation that needs some (softmax)."""
+        return self.f(z, out=out) if self.elementwise else self.f(z, out=out, work=work)
 
     def __call__(self, z: Array) -> Array:
         return self.f(np.asarray(z))
@@ -146,27 +151,10 @@ def _square_prime(z, a, out=None):
     return np.multiply(z, 2, out=_out(z, out))
 
 
-def softmax(z: Array, out: Array | None = None, work: tuple[Array, Array] | None = None) -> Array:
-    """Row-wise softmax, shifted by the row maximum so that no exp overflows.
-
-    ``work``, two arrays of z's dtype shaped (N, n) and (N, 1), lets it run without allocating anything."""
-    out = _out(z, out)
-    if work is None:
-        shift = np.max(z.real, axis=1, keepdims=True)
-        np.subtract(z, shift, out=out)
-        np.exp(out, out=out)
-        out /= out.sum(axis=1, keepdims=True)
-        return out
-    # The same steps with no allocation: ufunc.reduce in place of np.max / np.sum (whose Python layer costs
-    # more than an (N, 10) array's arithmetic), and each (N, 1) column copied out to (N, n) first, because a
-    # broadcasting operand makes NumPy allocate an iteration buffer on every call.
-    full, col = work
-    np.copyto(full, np.maximum.reduce(z.real, axis=1, keepdims=True, out=col))
-    np.subtract(z, full, out=out)
-    np.exp(out, out=out)
-    np.copyto(full, np.add.reduce(out, axis=1, keepdims=True, out=col))
-    out /= full
-    return out
+def softmax(z: Array, out: Array | None = None, work: dict | None = None) -> Array:
+    """Row-wise softmax, shifted by the row maximum so that no exp overflows; ``work`` (a kernels Workspace or
+    any dict) keeps its scratch arrays, so that it runs without allocating anything."""
+    return kernels.softmax(z, _out(z, out), work)
 
 
 def log_softmax(z: Array) -> Array:
@@ -215,4 +203,5 @@ def get(spec: str | Activation) -> Activation:
         return ACTIVATIONS[name]
     from . import formulas  # a formula such as "z**2"; imported late because SymPy is slow to load
 
-    return formulas.activation(spec)
+    g = formulas.activation(spec)
+    return Activation(g.name, g.f, g.df, analytic=g.analytic, formula=g.formula)

@@ -16,6 +16,8 @@ import ast
 import warnings
 import functools
 import math
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import sympy as sp
@@ -223,25 +225,40 @@ def loss_expr(text: str) -> sp.Expr:
     return expr
 
 
-@functools.lru_cache(maxsize=256)
-def activation(text: str):
-    """An :class:`~deltaprop.activations.Activation` from a formula in z, e.g. ``"z**2"`` or ``"tanh(2*z)"``."""
-    from .activations import Activation
+class ActivationFormula(NamedTuple):
+    """σ and σ′ compiled from a formula in z, as plain functions; ``activations.get`` makes its Activation
+    from them (this module imports neither activations nor losses)."""
 
+    name: str
+    f: Callable  # f(z, out=None) -> a
+    df: Callable  # df(z, a, out=None) -> σ′(z)
+    analytic: bool
+    formula: str
+
+
+class LossFormula(NamedTuple):
+    """c and ∂c/∂a compiled from a formula in a and t; ``losses.get`` makes its Loss from them."""
+
+    name: str
+    value: Callable  # value(a, t) -> c per sample, (N,)
+    grad: Callable  # grad(a, t, out=None) -> ∂c/∂a, (N, n)
+    analytic: bool
+    formula: str
+
+
+@functools.lru_cache(maxsize=256)
+def activation(text: str) -> ActivationFormula:
+    """σ and σ′ from a formula in z, e.g. ``"z**2"`` or ``"tanh(2*z)"``."""
     expr = activation_expr(text.strip())
     f = compile_numpy(expr, (z,))
     df = compile_numpy(sp.diff(expr, z), (z,))
-    return Activation(
-        text.strip(), lambda x, out=None: f(x, out=out), lambda x, y, out=None: df(x, out=out),
-        analytic=is_analytic(expr), formula=text.strip(),
-    )
+    return ActivationFormula(text.strip(), lambda x, out=None: f(x, out=out), lambda x, y, out=None: df(x, out=out),
+                             is_analytic(expr), text.strip())
 
 
 @functools.lru_cache(maxsize=256)
-def loss(text: str):
-    """A :class:`~deltaprop.losses.Loss` from a formula in a and t, summed over the outputs of a sample."""
-    from .losses import Loss
-
+def loss(text: str) -> LossFormula:
+    """c and ∂c/∂a from a formula in a and t, summed over the outputs of a sample."""
     expr = loss_expr(text.strip())
     c = compile_numpy(expr, (a, t))
     dc_da = compile_numpy(sp.diff(expr, a), (a, t))
@@ -252,4 +269,4 @@ def loss(text: str):
     def grad(A, T, out=None):
         return dc_da(A, T, out=out)
 
-    return Loss(text.strip(), value, grad, analytic=is_analytic(expr), formula=text.strip())
+    return LossFormula(text.strip(), value, grad, is_analytic(expr), text.strip())

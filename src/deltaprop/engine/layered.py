@@ -10,7 +10,9 @@ Notation (Nielsen, seed 002), with rows as samples so that a batch is one matrix
 
 Layers are numbered 0 … L−1 here (the notes' 1 … L). δ is per sample, ∂c/∂z of that sample's own loss c;
 the gradients are those of the batch cost C. ``forward`` and ``backward`` take an optional :class:`Trace` /
-:class:`Grads` to write into, so the training loop reuses its buffers and allocates nothing per step.
+:class:`Grads` to write into, so the training loop reuses its arrays and allocates nothing per step; every
+scratch array and BLAS call lives in the trace's :class:`~deltaprop.engine.kernels.Workspace` (the one
+performance seam), and the canonical pairs' δᴸ = a − t comes from the loss side (:func:`losses.canonical`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import activations as act_mod
-from . import kernels as blas
 from . import losses as loss_mod
 from .activations import Activation
+from .kernels import Workspace
 from ..checks import REDUCTIONS, as_dtype, finite_array
 from ..errors import DeltapropError
-from .losses import Loss, scratch
+from .losses import Loss
 
 Array = np.ndarray
 MAX_PARAMS = 2**25  # 256 MiB of float64 weights; more is a typo (--hidden 100000000), not a network for a CPU
@@ -66,7 +68,7 @@ class Trace:
     X: Array
     z: list[Array]
     a: list[Array]
-    work: dict = field(default_factory=dict, repr=False)  # scratch arrays reused from step to step
+    work: Workspace = field(default_factory=Workspace, repr=False)  # the kernels' arrays and plans for this batch
 
 
 @dataclass
@@ -79,7 +81,6 @@ class Grads:
     sigma_prime: list[Array]  # σ′(z) per layer, a work buffer for δ = (δ W) ⊙ σ′(z)
     X: Array | None = None
     cost: float = float("nan")
-    work: dict = field(default_factory=dict, repr=False)  # scratch arrays reused from step to step
 
     def params(self) -> list[Array]:
         return [g for pair in zip(self.W, self.b) for g in pair]
@@ -175,6 +176,11 @@ class Network:
     def fused(self):
         return loss_mod.fused(self.activations[-1].name, self.loss)
 
+    @property
+    def canonical(self) -> loss_mod.Canonical | None:
+        """σ_L and c as a canonical pair (c from the logits, δᴸ = a − t), or None."""
+        return loss_mod.canonical(self.activations[-1].name, self.loss)
+
     def astype(self, dtype) -> Network:
         net = object.__new__(Network)
         net.__dict__.update(self.__dict__)
@@ -219,19 +225,8 @@ class Network:
         trace.X = X
         a_prev = X
         for W, b, g, z, a in zip(self.W, self.b, self.activations, trace.z, trace.a):
-            # Wᵀ is a view: the BLAS reads W transposed, nothing is copied. z += b with b copied to every row of
-            # a first (a is written next): adding the (n,) b by broadcasting makes NumPy allocate an iteration
-            # buffer on every call, and is no faster. (A GEMM with β = 1 onto rows of b would save that pass, but
-            # costs more to call through ctypes than the pass does; see blas.py.)
-            np.matmul(a_prev, W.T, out=z)
-            np.copyto(a, b)
-            z += a
-            if g.f is act_mod.softmax:  # with kept work arrays, so that nothing is allocated
-                work = trace.work
-                act_mod.softmax(z, out=a, work=(scratch(work, "softmax", z.shape, z.dtype),
-                                                scratch(work, "softmax_col", (z.shape[0], 1), z.dtype)))
-            else:
-                g.f(z, out=a)
+            trace.work.affine(a_prev, W, b, out=z, spare=a)  # z = a_prev Wᵀ + b (a is written next)
+            g.forward(z, out=a, work=trace.work)  # a = σ(z)
             a_prev = a
         return trace
 
@@ -242,8 +237,8 @@ class Network:
     def cost_per_sample(self, trace: Trace, T, work: dict | None = None) -> Array:
         """c of each sample, (N,): from the logits for a canonical pair (in ``work``'s arrays if given)."""
         T = self._target(T, trace.X.shape[0])
-        fused = self.fused
-        return fused(trace.z[-1], T, work) if fused else self.loss.value(trace.a[-1], T)
+        pair = self.canonical
+        return pair.cost(trace.z[-1], T, work) if pair else self.loss.value(trace.a[-1], T)
 
     def cost(self, X, T) -> float:
         c = self.cost_per_sample(self.forward(X), T)
@@ -256,91 +251,56 @@ class Network:
 
         With ``scale`` = k the pass gives the gradients of k·C instead: k is folded into δᴸ, and the recursion
         is linear in δ, so every δ below and every gradient comes out multiplied at no extra cost. ``delta``
-        then holds ∂(kC)/∂z = k s δ, and ``grads.cost`` is still C. Plain SGD passes k = −η and gets its step
-        −η ∂C/∂θ straight from the products. With ``weight_grads=False`` ``grads.W`` is left unwritten: plain
-        SGD adds the step δᵀ a_prev to W in one product instead (:meth:`add_step`).
+        then holds ∂(kC)/∂z = k s δ, and ``grads.cost`` is still C. With ``weight_grads=False`` ``grads.W`` is
+        left unwritten (plain SGD adds δᵀ a_prev to W in one product instead, :meth:`add_step`).
         """
         N = trace.X.shape[0]
         T = self._target(T, N)
-        if grads is None or grads.delta[0].shape != trace.z[0].shape or grads.delta[0].dtype != trace.z[0].dtype:
-            dt = trace.z[0].dtype
-            grads = Grads([np.empty_like(z) for z in trace.z], [np.empty_like(W, dtype=dt) for W in self.W],
-                          [np.empty(b.shape, dt) for b in self.b], [np.empty_like(z) for z in trace.z])
-        s = 1.0 / N if self.reduction == "mean" else 1.0  # a Python float: float32 stays float32
-        k = None if scale is None else float(scale) * s  # folded into δᴸ below; then the gradients take no s
-        z, a, delta, work = trace.z, trace.a, grads.delta, grads.work
-        dt = delta[0].dtype
+        grads = self._grads_for(trace, grads)
         if self.loss.check is not None:
-            self.loss.check(a[-1], T)
-        fused = self.fused
-        if fused:
-            np.subtract(a[-1], T, out=delta[-1])  # canonical pair: δᴸ = a − t
-            if self.activations[-1] is act_mod.ACTIVATIONS["softmax"]:
-                # softmax + cross-entropy: exactly δᴸ = a Σ_k t_k − t, which is a − t when each row of t sums
-                # to 1 (one-hot labels, probabilities); other rows (allowed in trace) get the missing term
-                # (Σ_k t_k − 1 per row, and the sum of their squares: a product with ones and a dot product,
-                # cheaper than NumPy's row reductions over rows of a few classes)
-                ones = scratch(work, "ones_k", (T.shape[1],), dt)
-                ones.fill(1)
-                t_sum = np.matmul(T, ones, out=scratch(work, "t_sum", (N,), dt))
-                t_sum -= 1
-                if np.dot(t_sum, t_sum) != 0:
-                    delta[-1] += a[-1] * t_sum[:, None]
-        else:
-            self.activations[-1].delta(z[-1], a[-1], self.loss.grad(a[-1], T), delta[-1], grads.sigma_prime[-1])
-        if k is not None:
-            delta[-1] *= k  # δᴸ of k·C
+            self.loss.check(trace.a[-1], T)
+        s = 1.0 / N if self.reduction == "mean" else 1.0  # a Python float: float32 stays float32
+        z, a, delta, W, ws = trace.z, trace.a, grads.delta, self.W, trace.work
+        a_prev = [trace.X] + a[:-1]
+        # δᴸ = ∇ₐc ⊙ σ′(zᴸ), or a − t for a canonical pair (the loss side knows which)
+        self._output_delta(z[-1], a[-1], T, delta[-1], grads.sigma_prime[-1], ws)
+        if scale is not None:
+            delta[-1] *= float(scale) * s  # δᴸ of k·C, s folded in with k: the gradients below take no s
             s = 1.0
-        # ∂C/∂b = s Σ_n δ is the product of a row of N s's with δ: one BLAS call that sums and scales at once
-        s_row = work.get("s_row")
-        if s_row is None or s_row.shape != (N,) or s_row.dtype != dt or s_row[0] != s:
-            s_row = work["s_row"] = np.full(N, s, dt)
-        for l in range(self.L - 1, -1, -1):
+        for l in reversed(range(self.L)):
             if weight_grads:
-                self._weight_grad(delta[l], trace.X if l == 0 else a[l - 1], grads.W[l], s, work, l)
-            np.matmul(s_row, delta[l], out=grads.b[l])
-            if l > 0:
-                dc_da = np.matmul(delta[l], self.W[l], out=delta[l - 1])  # ∂c/∂a[l-1] = δ W
-                self.activations[l - 1].delta(z[l - 1], a[l - 1], dc_da, delta[l - 1], grads.sigma_prime[l - 1])
+                ws.weight_grad(l, delta[l], a_prev[l], grads.W[l], s)  # ∂C/∂W = s δᵀ a_prev
+            ws.bias_grad(delta[l], grads.b[l], s)  # ∂C/∂b = s Σ_n δ
+            if l > 0:  # δ[l-1] = (δ[l] W[l]) ⊙ σ′(z[l-1])
+                np.matmul(delta[l], W[l], out=delta[l - 1])
+                self.activations[l - 1].delta(z[l - 1], a[l - 1], delta[l - 1], delta[l - 1], grads.sigma_prime[l - 1])
             elif input_grad:
-                grads.X = np.matmul(delta[0], self.W[0]) * s
-        c = self.cost_per_sample(trace, T, work)
+                grads.X = np.matmul(delta[0], W[0]) * s  # ∂C/∂X = s δ W
+        c = self.cost_per_sample(trace, T, ws)
         grads.cost = np.add.reduce(c) / N if self.reduction == "mean" else np.add.reduce(c)  # as c.mean(), c.sum()
         return grads
 
-    @staticmethod
-    def _weight_grad(delta: Array, a_prev: Array, gW: Array, s: float, work: dict, l: int) -> None:
-        """∂C/∂W = s δᵀ a_prev into gW."""
-        d = delta
-        if s != 1.0 and d.size < gW.size:  # scale the smaller factor: s δ (N, n_l) rather than ∂C/∂W
-            d = np.multiply(d, s, out=scratch(work, ("s_delta", l), d.shape, d.dtype))
-        # written as its transpose (∂C/∂W)ᵀ = a_prevᵀ (s δ) when ∂C/∂W is in Fortran order like W: OpenBLAS runs
-        # that product ~20 % faster at the shapes of a training step
-        if gW.flags.f_contiguous:
-            np.matmul(a_prev.T, d, out=gW.T)
+    def _output_delta(self, z: Array, a: Array, T: Array, out: Array, sigma_prime: Array, ws: Workspace) -> None:
+        pair = self.canonical
+        if pair is not None:
+            pair.delta(z, a, T, out=out, work=ws)
         else:
-            np.matmul(d.T, a_prev, out=gW)
-        if s != 1.0 and d is delta:
-            gW *= s
+            self.activations[-1].delta(z, a, self.loss.grad(a, T), out, sigma_prime)
+
+    def _grads_for(self, trace: Trace, grads: Grads | None) -> Grads:
+        """``grads`` if its arrays fit the batch in ``trace``, else new ones."""
+        z = trace.z
+        if grads is None or grads.delta[0].shape != z[0].shape or grads.delta[0].dtype != z[0].dtype:
+            dt = z[0].dtype
+            grads = Grads([np.empty_like(zl) for zl in z], [np.empty_like(W, dtype=dt) for W in self.W],
+                          [np.empty(b.shape, dt) for b in self.b], [np.empty_like(zl) for zl in z])
+        return grads
 
     def add_step(self, trace: Trace, grads: Grads) -> None:
         """θ ← θ + Δθ after ``backward(trace, T, grads, scale=-η, weight_grads=False)``: b ← b + Δb, and
-        W ← W + δᵀ a_prev (δ already carries −η s) as one GEMM with β = 1 per layer, so that ΔW is never written
-        out and read back; where that BLAS call is not available, through ``grads.W``."""
-        plans = grads.work.setdefault("add_step", {})
+        W ← W + δᵀ a_prev (δ already carries −η s), the products done by the kernels without writing ΔW out."""
         for l in range(self.L):
-            a_prev = trace.X if l == 0 else trace.a[l - 1]
-            W, d = self.W[l], grads.delta[l]
-            # the GEMM's call is made once for these very arrays and kept (working out its arguments costs
-            # more than the smaller products); any new array, a new batch buffer or a replaced W, makes it anew
-            kept = plans.get(l)
-            if kept is None or kept[0] is not W or kept[1] is not d or kept[2] is not a_prev:
-                kept = plans[l] = (W, d, a_prev, blas.plan(1.0, d.T, a_prev, 1.0, W) if blas.plan else None)
-            if kept[3] is not None:
-                kept[3]()
-            else:
-                self._weight_grad(d, a_prev, grads.W[l], 1.0, grads.work, l)
-                W += grads.W[l]
+            trace.work.add_weight_grad(l, grads.delta[l], trace.X if l == 0 else trace.a[l - 1], self.W[l])
             self.b[l] += grads.b[l]
 
     def loss_and_grads(self, X, T) -> Grads:

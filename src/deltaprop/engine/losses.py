@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import kernels
 from ..errors import DeltapropError
 
 Array = np.ndarray
@@ -174,96 +175,43 @@ def get(spec: str | Loss, **params) -> Loss:
         return LOSSES[name]
     from . import formulas  # a formula such as "t/a - log(t/a) - 1"
 
-    return formulas.loss(spec)
+    c = formulas.loss(spec)
+    return Loss(c.name, c.value, c.grad, analytic=c.analytic, formula=c.formula)
 
 
 # --- canonical pairs: c from the logits, δᴸ = a − t -----------------------------------------------------------
 
 
-def _softplus(z: Array) -> Array:
-    if np.iscomplexobj(z):
-        return np.log1p(np.exp(z))
-    return np.logaddexp(0, z)
+def _canonical_delta(z, a, t, out=None, work=None):
+    return np.subtract(a, t, out=out)
 
 
-def scratch(work: dict, key, shape: tuple, dtype) -> Array:
-    """A work array kept in ``work`` from call to call, so that a training loop allocates it once."""
-    buf = work.get(key)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = work[key] = np.empty(shape, dtype)
-    return buf
+@dataclass(frozen=True)
+class Canonical:
+    """A canonical output/loss pair: c from the logits z, and δᴸ = a − t (the loss knows it; the engine asks)."""
 
-
-# Each takes an optional ``work`` dict: with it, the same operations in the same order run in arrays kept
-# there (the values are identical), so that the training step allocates nothing; the result is then a view
-# into ``work``, valid until the next call. ufunc.reduce stands for np.sum / np.max, whose Python layer costs
-# more than the arithmetic on an (N, 10) array.
-
-
-def _softmax_cross_entropy(z, t, work=None):
-    """−Σ_k t_k log softmax(z)_k = Σ_k t_k (m − z_k) + (Σ_k t_k) log(1 + S′), with m = max z and S′ the sum of
-    e^(z_j − m) over all but one maximal j. Writing log Σ e^(z_j − m) as log1p(S′) keeps full relative precision
-    when the prediction is confident and right (c ≈ e^(−20) for logits [20, 0]), where lse(z) − z_k would cancel."""
-    work = {} if work is None else work
-    n, k = z.shape
-    zs, e = scratch(work, "nk", (n, k), z.dtype), scratch(work, "nk2", (n, k), z.dtype)
-    top = scratch(work, "nk_top", (n, k), z.real.dtype)
-    m, s1, c = (scratch(work, key, (n, 1), z.dtype) for key in ("m", "lse", "c"))
-    np.copyto(zs, np.maximum.reduce(z.real, axis=1, keepdims=True, out=scratch(work, "m_real", (n, 1), z.real.dtype)))
-    np.subtract(z, zs, out=zs)  # z − m ≤ 0; same-shape operands, as broadcasting (N, 1) would allocate a buffer
-    np.exp(zs, out=e)
-    # 1 at the maximal entries (z − m = 0), 0 elsewhere (z − m < 0), as sign + 1: a float mask, since bool
-    # operands would make NumPy allocate casting buffers in the training step
-    np.sign(zs.real, out=top)
-    top += 1
-    np.subtract(e, top, out=e)  # exactly 0 at the maxima (the complex step keeps its imaginary part)
-    np.add.reduce(e, axis=1, keepdims=True, out=s1)
-    m_real = np.add.reduce(top, axis=1, keepdims=True, out=scratch(work, "m_real", (n, 1), top.dtype))
-    m_real -= 1
-    s1 += m_real  # ties: each maximum after the first adds its e^0 = 1
-    np.log1p(s1, out=s1)
-    np.add.reduce(t, axis=1, keepdims=True, out=c)
-    c *= s1
-    np.multiply(t, zs, out=e)
-    c -= np.add.reduce(e, axis=1, keepdims=True, out=m)  # − Σ t (z − m)
-    return c[:, 0]
-
-
-def _sigmoid_bce(z, t, work=None):
-    """−t log σ(z) − (1 − t) log(1 − σ(z)) = t softplus(−z) + (1 − t) softplus(z): no term cancels another, so
-    c keeps full relative precision also for confident, right predictions (z = 35, t = 1: c ≈ e^(−35))."""
-    if work is None or np.iscomplexobj(z):
-        return np.sum(t * _softplus(-z) + (1 - t) * _softplus(z), axis=1)
-    a, b = scratch(work, "nk", z.shape, z.dtype), scratch(work, "nk2", z.shape, z.dtype)
-    np.negative(z, out=a)
-    np.logaddexp(0, a, out=a)
-    a *= t
-    np.logaddexp(0, z, out=b)
-    b *= np.subtract(1, t, out=scratch(work, "nk3", z.shape, z.dtype))
-    a += b
-    return np.add.reduce(a, axis=1, out=scratch(work, "n", z.shape[:1], z.dtype))
-
-
-def _identity_quadratic(z, t, work=None):
-    if work is None:
-        return _quadratic(z, t)
-    d = np.subtract(z, t, out=scratch(work, "nk", z.shape, z.dtype))
-    d *= d
-    c = np.add.reduce(d, axis=1, out=scratch(work, "n", z.shape[:1], z.dtype))
-    c *= 0.5
-    return c
+    cost: Callable[..., Array]  # (z, t, work=None) -> c per sample, (N,)
+    delta: Callable[..., Array] = _canonical_delta  # (z, a, t, out=None, work=None) -> δᴸ, (N, n)
 
 
 FUSED: dict[tuple[str, str], Callable[..., Array]] = {
-    ("softmax", "cross_entropy"): _softmax_cross_entropy,
-    ("sigmoid", "binary_cross_entropy"): _sigmoid_bce,
-    ("identity", "quadratic"): _identity_quadratic,
+    ("softmax", "cross_entropy"): kernels.softmax_cross_entropy,
+    ("sigmoid", "binary_cross_entropy"): kernels.sigmoid_bce,
+    ("identity", "quadratic"): kernels.identity_quadratic,
 }
+CANONICAL: dict[tuple[str, str], Canonical] = {pair: Canonical(cost) for pair, cost in FUSED.items()}
+# softmax + cross-entropy is exactly δᴸ = a Σ_k t_k − t, which is a − t when each row of t sums to 1
+CANONICAL["softmax", "cross_entropy"] = Canonical(kernels.softmax_cross_entropy, kernels.softmax_cross_entropy_delta)
 
 
 def fused(activation_name: str, loss: Loss) -> Callable[..., Array] | None:
     """c(z, t, work=None) for a canonical pair (then δᴸ = a − t), or None."""
     return FUSED.get((activation_name, loss.name))
+
+
+def canonical(activation_name: str, loss: Loss) -> Canonical | None:
+    """The canonical pair's c(z, t) and δᴸ(z, a, t), or None when σ_L and c are not one."""
+    return CANONICAL.get((activation_name, loss.name))
 
 
 # --- target domains: where each loss is defined in t (checked where targets enter: data, training, evaluate) ----

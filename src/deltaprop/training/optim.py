@@ -58,6 +58,22 @@ class Optimizer:
 
     folds_lr = False  # see SGD.folds_lr
 
+    def rate(self, lr_factor: float = 1.0) -> float:
+        """η of this step: the base rate times the schedule's factor, as a Python float (a NumPy float64 would
+        run float32 updates in float64). The one place η is computed."""
+        return float(self.lr * lr_factor)
+
+    def minimize(self, net, trace, T, grads=None, lr_factor: float = 1.0, check: Callable | None = None):
+        """One update of ``net`` from the batch in ``trace`` (after ``net.forward``): backward, then
+        ``check(grads)`` (which may raise before any parameter changes), then θ ← θ − η · direction. The network
+        hands over its (parameter, gradient) pairs; the optimizer owns the whole update and counts its steps.
+        Returns the gradients (``grads.cost`` is C)."""
+        grads = net.backward(trace, T, grads, input_grad=False)
+        if check is not None:
+            check(grads)
+        self.step(net.params(), grads.params(), lr_factor)
+        return grads
+
     def step(self, params: list[Array], grads: list[Array], lr_factor: float = 1.0) -> None:
         raise NotImplementedError
 
@@ -86,8 +102,10 @@ class Optimizer:
 class SGD(Optimizer):
     name = "sgd"
 
-    def __init__(self, lr=0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
+    def __init__(self, lr=0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
+                 fused: bool = True):
         super().__init__(lr, weight_decay)
+        self.fused = bool(fused)  # plain SGD's step inside the products (see folds_lr)
         if not 0 <= momentum < 1:
             raise DeltapropError(f"momentum must be in [0, 1), got {momentum!r}")
         if nesterov and momentum == 0:
@@ -99,12 +117,23 @@ class SGD(Optimizer):
         """Plain SGD (no momentum, no weight decay): its step −η ∂C/∂θ needs no state, so the training step folds
         −η into the backward pass and adds the step inside the products (``Network.add_step``) instead of
         writing ∂C/∂θ out and making three passes over it here."""
-        return self.momentum == 0 and self.weight_decay == 0
+        return self.fused and self.momentum == 0 and self.weight_decay == 0
+
+    def minimize(self, net, trace, T, grads=None, lr_factor=1.0, check=None):
+        if not self.folds_lr:
+            return super().minimize(net, trace, T, grads, lr_factor, check)
+        # backward gives ∂(−ηC)/∂z, whose products are the step itself: Δb = −η ∂C/∂b, ΔW = (−η s δ)ᵀ a_prev
+        grads = net.backward(trace, T, grads, input_grad=False, scale=-self.rate(lr_factor), weight_grads=False)
+        if check is not None:
+            check(grads)
+        net.add_step(trace, grads)  # W ← W + ΔW in the product, b ← b + Δb
+        self.t += 1
+        return grads
 
     def step(self, params, grads, lr_factor=1.0):
         self._buffers(params, *(("v",) if self.momentum else ()))
         self.t += 1
-        lr = float(self.lr * lr_factor)  # a Python float: a NumPy float64 would run float32 updates in float64
+        lr = self.rate(lr_factor)
         for i, (p, g) in enumerate(zip(params, grads)):
             work = self._work[i]
             g = self._decayed(p, g, work)
@@ -137,7 +166,7 @@ class Adam(Optimizer):
     def step(self, params, grads, lr_factor=1.0):
         self._buffers(params, "m", "v")
         self.t += 1
-        lr = float(self.lr * lr_factor)  # a Python float, as in SGD
+        lr = self.rate(lr_factor)
         b1, b2 = self.beta1, self.beta2
         c1, c2 = 1 - b1**self.t, 1 - b2**self.t
         for i, (p, g) in enumerate(zip(params, grads)):

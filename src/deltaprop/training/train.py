@@ -30,6 +30,7 @@ import numpy as np
 from .. import data as data_mod
 from .. import limits
 from ..engine import losses as loss_mod
+from ..engine import kernels
 from ..engine.layered import Network
 from ..errors import DeltapropError
 from . import optim, runs
@@ -95,27 +96,23 @@ def step(net, opt, X, T, idx, buf: list, lr_factor: float = 1.0) -> float:
 
     ``buf`` is [Xb, Tb, trace, grads], kept by the caller from step to step: the batch is gathered into Xb and
     Tb, and forward and backward write into the trace and grads of the last step, so nothing is allocated.
-    Plain SGD folds −η into δᴸ and adds the step to the parameters in the products themselves
-    (:meth:`Network.add_step`); other optimizers get ∂C/∂θ. A NaN or Inf cost or δ raises _Diverged before any parameter changes.
+    The optimizer does the backward pass and the update (:meth:`~deltaprop.training.optim.Optimizer.minimize`);
+    a NaN or Inf cost or δ raises _Diverged before any parameter changes.
     """
     Xb, Tb = buf[0], buf[1]
     np.take(X, idx, axis=0, out=Xb, mode="clip")  # idx is a slice of a permutation; "raise" would buffer
     np.take(T, idx, axis=0, out=Tb, mode="clip")
     buf[2] = trace = net.forward(Xb, buf[2])
-    fold = opt.folds_lr
-    buf[3] = grads = net.backward(trace, Tb, buf[3], input_grad=False,
-                                  scale=-opt.lr * lr_factor if fold else None, weight_grads=not fold)
+    buf[3] = grads = opt.minimize(net, trace, Tb, buf[3], lr_factor, check=_check_finite)
+    return float(grads.cost)
+
+
+def _check_finite(grads) -> None:
     cost = float(grads.cost)
     if not math.isfinite(cost):
         raise _Diverged(f"loss is {cost}")
     if not _finite_grads(grads):
         raise _Diverged("gradient is NaN or Inf")
-    if fold:
-        net.add_step(trace, grads)  # W ← W + (−η s δ)ᵀ a_prev, b ← b − η ∂C/∂b
-        opt.t += 1
-    else:
-        opt.step(net.params(), grads.params(), lr_factor)
-    return cost
 
 
 def _clean(x: float) -> float | None:
@@ -196,7 +193,7 @@ def fit(
     sched = optim.schedule(cfg.schedule, epochs=cfg.epochs, step_size=cfg.step_size, gamma=cfg.gamma)
 
     t0 = time.perf_counter()
-    with _blas_threads(net, cfg.batch_size):
+    with kernels.threads_for(net.sizes, cfg.batch_size):
         stopped = _loop(net, opt, sched, prep, cfg, state, out, progress, stop_after_epoch)
     if stopped:
         return Run(model, {}, state.history, cfg, out, stopped_after=state.epoch)
@@ -207,24 +204,6 @@ def fit(
     if out is not None:
         runs.finish(out, model, metrics, state.history, prep)
     return Run(model, metrics, state.history, cfg, out)
-
-
-SMALL_MATMUL = 2**21  # multiply-adds below which one BLAS thread beats several (measured on digits)
-
-
-def _blas_threads(net: Network, batch_size: int):
-    """One BLAS thread for small networks: their matrix products are too small to share out, and on a busy
-    machine idle BLAS threads spinning for work made digits training 20× slower (23 s against 1.2 s)."""
-    import contextlib
-
-    work = max(batch_size * n_in * n_out for n_in, n_out in zip(net.sizes, net.sizes[1:]))
-    if work >= SMALL_MATMUL:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def build(cfg: TrainConfig, prep: Prepared) -> Network:
