@@ -185,12 +185,14 @@ def test_bad_settings_are_one_clear_error():
         DeltapropClassifier(epochs=1).fit(X, np.zeros(len(y)))
 
 
-@pytest.mark.parametrize("settings", [dict(optimizer="adam"), dict(optimizer="momentum", lr=0.05),
+@pytest.mark.parametrize("settings", [dict(optimizer="adam"), dict(optimizer="sgd", lr=0.1),
+                                      dict(optimizer="momentum", lr=0.05),
                                       dict(optimizer="adamw", weight_decay=0.01, schedule="cosine"),
                                       dict(optimizer="adam", early_stopping=3, validation_fraction=0.2)])
 def test_the_estimator_trains_as_dp_fit(settings):
     """random_state=k with the same settings gives dp.fit(seed=k)'s weights bit for bit: the estimator runs the
-    training loop's recipe (split, standardisation, seeded streams, mini-batches, early stopping)."""
+    training loop's recipe (split, standardisation, seeded streams, mini-batches, the optimizer's own update
+    with plain SGD's fused step, early stopping)."""
     X, y = load_iris(return_X_y=True)
     common = dict(hidden=[7], activation="tanh", epochs=25, batch_size=16, **{"lr": 0.01, **settings})
     val = common.pop("validation_fraction", 0.0)

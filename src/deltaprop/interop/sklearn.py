@@ -30,6 +30,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..data import dataset as data_mod
+from ..engine import kernels
 from ..engine import losses as loss_mod
 from ..engine.layered import Network
 from ..errors import DeltapropError
@@ -237,19 +238,25 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
                                 gamma=self.gamma)(self.n_iter_)
         perm = self._shuffle_rng.permutation(N)
         total, seen = 0.0, 0.0
-        with np.errstate(over="ignore", invalid="ignore"):
+
+        def finite(grads, cost=None) -> None:  # before any parameter changes
+            cost = float(grads.cost) if cost is None else cost
+            if not math.isfinite(cost) or not all(np.all(np.isfinite(g)) for g in grads.b):
+                raise DeltapropError(f"training diverged in epoch {self.n_iter_ + 1}: the loss or a gradient is "
+                                     f"NaN or Inf; try a smaller learning rate (lr={self.lr / 10:g})")
+
+        with kernels.threads_for(net.sizes, B), np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, N, B):
                 idx = perm[start:start + B]
                 trace = net.forward(Xs[idx])
-                grads = net.backward(trace, Ts[idx], input_grad=False)
-                cost = float(grads.cost)
-                weight = idx.shape[0]
-                if w is not None:
+                if w is None:  # the training loop's step: the optimizer runs backward and its update
+                    grads = opt.minimize(net, trace, Ts[idx], lr_factor=factor, check=finite)
+                    cost, weight = float(grads.cost), idx.shape[0]
+                else:  # the weighted gradients from the per-sample δ, then the optimizer's update
+                    grads = net.backward(trace, Ts[idx], input_grad=False)
                     cost, weight = _weighted(net, trace, grads, Ts[idx], w[idx])
-                if not math.isfinite(cost) or not all(np.all(np.isfinite(g)) for g in grads.b):
-                    raise DeltapropError(f"training diverged in epoch {self.n_iter_ + 1}: the loss or a gradient "
-                                         f"is NaN or Inf; try a smaller learning rate (lr={self.lr / 10:g})")
-                opt.step(net.params(), grads.params(), factor)
+                    finite(grads, cost)
+                    opt.step(net.params(), grads.params(), factor)
                 total += cost * weight
                 seen += weight
         self.n_iter_ += 1
