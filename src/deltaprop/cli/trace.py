@@ -169,8 +169,10 @@ def print_model(report: dict) -> None:
             probs = ", ".join(f"P({c}) = {p:.6g}" for c, p in zip(m["classes"], out))
             console.print(f"sample {n}: {probs}  →  {m['predicted'][n]}")
         else:
-            ys = ", ".join(f"{y:.6g}" for y in out)
-            console.print(f"sample {n}: y = aᴸ · t_scale + t_mean = {ys}")
+            a = report["layers"][-1]["a"][n]
+            ys = ", ".join(f"{_par(a[j])} · {std['t_scale'][j]:.6g} + {_par(std['t_mean'][j])} = {y:.6g}"
+                           for j, y in enumerate(out))
+            console.print(f"sample {n}: y = aᴸ · t_scale + t_mean: {ys}", markup=False, highlight=False)
 
 
 def print_neurons(report: dict) -> None:
