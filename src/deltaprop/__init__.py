@@ -15,6 +15,7 @@ from .engine.losses import LOSSES, Loss
 from .files.netfile import NetworkFile, Sample
 from .files.netfile import load as load_network
 from .files.netfile import read as read_network
+from .files.bundled import path as example
 from .data import Dataset
 from .data import load as load_data
 from .training.config import TrainConfig
@@ -26,7 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "Activation", "DeltapropError", "GradcheckReport", "gradcheck", "numeric_gradients",
-    "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "read_network", "NetworkFile", "Sample",
+    "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "read_network", "example", "NetworkFile", "Sample",
     "__version__",
     "Model", "load_model", "Dataset", "load_data", "Run", "TrainConfig", "evaluate", "fit", "predict", "resume",
 ]
@@ -38,10 +39,20 @@ from .engine.protocol import Engine, Gradients  # noqa: E402
 __all__ += ["GraphNetwork", "GraphTrace", "GraphGrads", "Engine", "Gradients", "derive", "likelihood"]
 
 
+# Jupyter's displays (HTML, drawings, worked solutions), short reprs, net.draw() and run.plot(): attached here,
+# at the API root, because the engine, explain and training wings may not import view/ (issue 14)
+from .view import notebook as _notebook  # noqa: E402
+
+_notebook.install()
+trace = _notebook.trace  # dp.trace(net, X, T, lr=K): the trace of a batch, shown as tables in Jupyter
+__all__ += ["trace"]
+
+
 def __getattr__(name):
     if name in ("derive", "likelihood"):
         from .explain import symbolic
 
+        _notebook.install_symbolic(symbolic)
         return getattr(symbolic, name)
     raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")
 

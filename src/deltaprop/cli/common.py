@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from ..data import readers as data
-from ..files import netfile
+from ..files import bundled, netfile
 from ..errors import DeltapropError
 
 NO_BATCH = ("no batch: give --data DATA.npz, or --x … --t …, or add a [sample] to the file with x = the inputs "
@@ -34,6 +34,7 @@ def network_and_batch(args, required: bool = True):
     """(network, X, T) from FILE and --data, or --x/--t, or the file's own [sample]; without any of them
     X and T are None, or (``required``) an error saying how to give a batch."""
     flags = args.x is not None or args.t is not None
+    args.file = str(bundled.find(args.file))  # a file, or the name of a bundled example (exam_004)
     f = netfile.read(args.file, with_sample=not (args.data or flags))
     if args.data and (args.x or args.t):
         raise DeltapropError("give either --data or --x/--t, not both")

@@ -6,6 +6,12 @@ import sys
 import time
 from pathlib import Path
 
+from ..checks import DTYPES
+from ..engine.activations import ACTIVATIONS
+from ..engine.activations import ALIASES as ACTIVATION_ALIASES
+from ..engine.layered import INITS
+from ..engine.losses import ALIASES as LOSS_ALIASES
+from ..engine.losses import LOSSES
 from ..errors import DeltapropError
 from ..training.config import settings_from_file
 from ..training.model import format_metric, metric_name
@@ -15,26 +21,43 @@ FLAGS = {  # flag → (TrainConfig field, type, help)
     "--target": ("target", str, "CSV target column (default: the last), or the labels file of IDX images"),
     "--task": ("task", str, "classification or regression (default: from the targets)"),
     "--noise": ("noise", float, "noise of a synthetic set (Playground: 0–0.5; Bishop: σ of added N(0, σ²))"),
-    "--hidden": ("hidden", str, "hidden layer sizes, e.g. 64,32 (default 256)"),
-    "--activation": ("activation", str, "hidden activation (default relu)"),
-    "--output": ("output", str, "output activation (default: softmax for classes, identity for values)"),
-    "--loss": ("loss", str, "loss (default: cross_entropy for classes, quadratic for values)"),
-    "--init": ("init", str, "weight init: normal, nielsen, glorot, he (default: he for relu, else glorot)"),
-    "--optimizer": ("optimizer", str, "sgd, momentum, nesterov, adam, adamw (default adam)"),
+    "--hidden": ("hidden", str, "hidden layer sizes, e.g. 64,32 (default 256); \"\" or 0: none, a linear model"),
+    "--activation": ("activation", str, f"hidden activation: {', '.join(n for n, g in ACTIVATIONS.items() if g.elementwise)}, or a formula in z "
+                                        "(default relu)"),
+    "--output": ("output", str, "output activation, as --activation (default: softmax for classes, identity for "
+                                "values)"),
+    "--loss": ("loss", str, f"loss: {', '.join(LOSSES)}, or a formula in a and t (default: cross_entropy for "
+                            "classes, quadratic for values)"),
+    "--init": ("init", str, "weight init (default: he for relu, else glorot)"),
+    "--optimizer": ("optimizer", str, "optimizer (default adam)"),
     "--lr": ("lr", float, "learning rate η (default 0.002)"),
     "--momentum": ("momentum", float, "momentum μ for sgd/momentum/nesterov"),
     "--batch-size": ("batch_size", int, "mini-batch size (default 64)"),
     "--epochs": ("epochs", int, "epochs at most (default 60)"),
     "--weight-decay": ("weight_decay", float, "L2 weight decay λ (decoupled for adamw)"),
-    "--schedule": ("schedule", str, "learning-rate schedule: constant, step, cosine"),
+    "--schedule": ("schedule", str, "learning-rate schedule (default constant)"),
     "--step-size": ("step_size", int, "step schedule: epochs between decays"),
     "--gamma": ("gamma", float, "step schedule: decay factor"),
     "--seed": ("seed", int, "seed of the split, the initial weights and the shuffling (default 0)"),
     "--val-split": ("val_split", float, "fraction held out for validation (default 0.1)"),
     "--test-split": ("test_split", float, "fraction held out for the test (default 0.2)"),
     "--early-stopping": ("early_stopping", int, "patience in epochs on the validation loss; 0: off (default 10)"),
-    "--dtype": ("dtype", str, "float64 or float32"),
+    "--dtype": ("dtype", str, "floating-point type of the weights and data (default float64)"),
     "--checkpoint-every": ("checkpoint_every", int, "epochs between checkpoints (default 1)"),
+}
+
+CHOICES = {  # flags with a fixed set of values: --help lists them, and a typo gets a "did you mean"
+    "--task": ("task", ("classification", "regression")),
+    "--init": ("init scheme", tuple(INITS)),
+    "--optimizer": ("optimizer", ("sgd", "momentum", "nesterov", "adam", "adamw")),
+    "--schedule": ("schedule", ("constant", "step", "cosine")),
+    "--dtype": ("dtype", tuple(DTYPES)),
+}
+# flags that take a name or a formula: a lone word that is neither a name nor the formula's variable is a typo
+NAMED = {
+    "--activation": ("activation", (*ACTIVATIONS, *ACTIVATION_ALIASES), ("z",)),
+    "--output": ("output activation", (*ACTIVATIONS, *ACTIVATION_ALIASES), ("z",)),
+    "--loss": ("loss", (*LOSSES, *LOSS_ALIASES), ("a", "t")),
 }
 
 
@@ -42,7 +65,9 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train a network by mini-batch gradient descent and save the run")
     p.add_argument("--config", metavar="FILE.toml", help="settings file; flags given here win")
     for flag, (_, typ, help_) in FLAGS.items():
-        p.add_argument(flag, type=typ, default=None, help=help_)
+        # the choices are listed as the metavar and checked by check_names (same words as the core's errors)
+        metavar = "{" + ",".join(CHOICES[flag][1]) + "}" if flag in CHOICES else None
+        p.add_argument(flag, type=typ, default=None, help=help_, metavar=metavar)
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/DATA-TIME)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, only the final lines")
@@ -51,21 +76,55 @@ def register(sub) -> None:
 
 
 def parse_hidden(text) -> list[int]:
+    """"64,32" → [64, 32]; "" or "0" → [] (no hidden layer: a linear model, as ``hidden=[]`` in Python)."""
     if isinstance(text, list):
         return text
+    if str(text).strip() in ("", "0"):
+        return []
     try:
         sizes = [int(s) for s in str(text).replace(" ", "").split(",") if s]
     except ValueError:
         raise DeltapropError(f"--hidden must be comma-separated layer sizes such as 64,32, got {text!r}") from None
     if not sizes:
-        raise DeltapropError("--hidden needs at least one layer size")
+        raise DeltapropError("--hidden needs layer sizes such as 64,32 (or \"\" for none)")
     return sizes
+
+
+def check_names(args) -> None:
+    """A mistyped activation, loss or data set name is refused with a suggestion, before anything is read."""
+    import difflib
+    import re
+
+    def suggest(value, names) -> str:
+        close = difflib.get_close_matches(value, names, n=2, cutoff=0.6)
+        return f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+
+    for flag, (what, names) in CHOICES.items():
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None and value not in names:
+            raise DeltapropError(f"{flag}: unknown {what} {value!r}; {suggest(value, names)}"
+                                 f"choose from {', '.join(names)}")
+    for flag, (what, names, variables) in NAMED.items():
+        value = getattr(args, flag[2:])
+        if value is None or not re.fullmatch(r"[A-Za-z_]\w*", value):
+            continue  # unset, or a formula
+        if value.lower() not in names and value not in variables:
+            raise DeltapropError(f"{flag}: unknown {what} {value!r}; {suggest(value.lower(), names)}choose from "
+                                 f"{', '.join(names)}, or give a formula in {' and '.join(variables)}")
+    data = args.data
+    if data is not None and not Path(data).exists() and re.fullmatch(r"[A-Za-z_]\w*", data):
+        from ..data.builtin import NAMES
+
+        if data not in NAMES and suggest(data, NAMES):
+            raise DeltapropError(f"--data: {data!r} is no file and no data set name; {suggest(data, NAMES)}"
+                                 f"(names: {', '.join(NAMES)})")
 
 
 def run(args) -> int:
     from ..training import config, train as tr
 
     quiet = args.quiet
+    check_names(args)
     settings = settings_from_file(args.config) if args.config else {}
     for flag, (key, _, _) in FLAGS.items():
         v = getattr(args, key)

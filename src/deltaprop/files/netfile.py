@@ -79,15 +79,25 @@ def read_toml(path: str | Path) -> dict:
 
 def read(path: str | Path, *, with_sample: bool = True, **overrides) -> NetworkFile:
     """Read a network file of either form, with its [sample] (``with_sample=False``: the [sample] is not read,
-    for a command that was given its batch another way)."""
+    for a command that was given its batch another way). ``path`` may name a bundled example: ``"exam_004"``."""
+    from . import bundled
+
+    path = bundled.find(path)
     doc = read_toml(path)
     net = from_dict(doc, source=str(path), **overrides)
     return NetworkFile(net, sample(doc, net, str(path)) if with_sample else None, str(path))
 
 
 def load(path: str | Path, **overrides):
-    """Read a network file of either form."""
-    return read(path, with_sample=False, **overrides).network
+    """Read a network file of either form (or a bundled example by name: ``load("exam_004")``). The file's
+    [sample], if it has a usable one, is kept as ``net.sample`` (X, T) for displays: a notebook shows the
+    network after forward and backward on it."""
+    try:
+        f = read(path, **overrides)
+    except DeltapropError:
+        f = read(path, with_sample=False, **overrides)  # a broken [sample] does not stop the network loading
+    f.network.sample = f.sample
+    return f.network
 
 
 def from_dict(doc: dict, source: str = "<network>", **overrides):

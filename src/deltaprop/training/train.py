@@ -153,6 +153,7 @@ def fit(
     resume: bool = False,
     progress: Callable[[dict, TrainConfig], None] | None = None,
     stop_after_epoch: int | None = None,
+    verbose: bool | None = None,
     **settings,
 ) -> Run:
     """Train a network on ``data`` (a name, a path, a :class:`~deltaprop.data.Dataset`, or (X, T) arrays).
@@ -160,7 +161,9 @@ def fit(
     Settings are those of :class:`TrainConfig`, as ``config`` or keywords. With ``out`` the run directory gets
     ``config.toml``, ``metrics.jsonl``, a checkpoint every epoch, then ``model.npz``, ``metrics.json`` and
     ``curves.png``; ``resume=True`` continues from its checkpoint. ``progress(record, cfg)`` is called after
-    every epoch. ``stop_after_epoch`` stops (with a checkpoint) after that many epochs, as a kill would.
+    every epoch; without it a progress bar is shown (tqdm: a widget in Jupyter) where someone is watching: by
+    default in Jupyter and on a terminal, not in logs or pipes; ``verbose=True`` always, ``False`` never.
+    ``stop_after_epoch`` stops (with a checkpoint) after that many epochs, as a kill would.
     """
     task = settings.get("task") or (config.task if isinstance(config, TrainConfig) else (config or {}).get("task"))
     ds, name = dataset_from(data, task)
@@ -193,8 +196,18 @@ def fit(
     sched = optim.schedule(cfg.schedule, epochs=cfg.epochs, step_size=cfg.step_size, gamma=cfg.gamma)
 
     t0 = time.perf_counter()
-    with kernels.threads_for(net.sizes, cfg.batch_size):
-        stopped = _loop(net, opt, sched, prep, cfg, state, out, progress, stop_after_epoch)
+    bar = None
+    if progress is None and verbose is not False:
+        from .progress import epoch_bar, watched
+
+        if verbose or watched():
+            bar = progress = epoch_bar(cfg.epochs, state.epoch, f"training on {ds.name}")
+    try:
+        with kernels.threads_for(net.sizes, cfg.batch_size):
+            stopped = _loop(net, opt, sched, prep, cfg, state, out, progress, stop_after_epoch)
+    finally:
+        if bar is not None:
+            bar.close()
     if stopped:
         return Run(model, {}, state.history, cfg, out, stopped_after=state.epoch)
     if state.best is not None and cfg.early_stopping:
@@ -322,10 +335,11 @@ def final_metrics(model: Model, prep: Prepared, state: runs.LoopState, seconds: 
     return out
 
 
-def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = None, **overrides) -> Run:
+def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = None, verbose: bool | None = None,
+           **overrides) -> Run:
     """Continue the run in ``out`` from its checkpoint, with the settings it was started with."""
     out = Path(out)
     saved = runs.saved_config(out, overrides)
     data = saved.pop("data")
     return fit(data, config_from({**saved, "data": data}, recipe=False), out=out, resume=True, progress=progress,
-               stop_after_epoch=stop_after_epoch)
+               stop_after_epoch=stop_after_epoch, verbose=verbose)

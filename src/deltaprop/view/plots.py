@@ -1,6 +1,10 @@
 """Figures of a run: learning curves; for 1-D regression the fit as in Bishop's figure 5.3; for 2-D
 classification the decision regions, as in the TensorFlow Playground.
 
+Every function returns a :class:`matplotlib.figure.Figure` built with matplotlib's object API: none of them
+selects a backend or touches pyplot's state, so a notebook's inline figures (and a later ``plt.show()``) keep
+working. Jupyter shows a returned Figure; ``fig.savefig(path)`` writes it.
+
 Bishop's figure shows the data (dots), the network's y(x) (full line) and the hidden units (dashed). Here each
 dashed curve is one unit's *contribution* to y, w_j a_j(x) in the target's units, so the dashed curves plus
 the output bias add up to the full line exactly (for a network whose last hidden layer feeds an identity
@@ -16,13 +20,10 @@ import numpy as np
 Array = np.ndarray
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kw):
+    from matplotlib.figure import Figure  # not pyplot: no backend is chosen, no global figure list is kept
 
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kw)
 
 
 def hidden_contributions(model, x: Array) -> tuple[Array, Array]:
@@ -36,19 +37,25 @@ def hidden_contributions(model, x: Array) -> tuple[Array, Array]:
     return y, a_hidden * w * scale
 
 
-def run_figure(path: str | Path, history: list[dict], model, prep) -> None:
-    """curves.png: learning curves, plus the fit (1-D regression) or decision regions (2-D classification)."""
-    plt = _pyplot()
+def learning_curves(history: list[dict], model):
+    """The learning curves of a run (train and validation loss per epoch, the validation metric): a Figure."""
+    return run_figure(None, history, model, None)
+
+
+def run_figure(path: str | Path | None, history: list[dict], model, prep):
+    """curves.png: learning curves, plus the fit (1-D regression) or decision regions (2-D classification)
+    when ``prep`` (the run's data) is given; written to ``path`` if given; the Figure is returned."""
     net = model.net
-    one_d = (model.task == "regression" and net.sizes[0] == 1 and net.sizes[-1] == 1 and net.L >= 2
-             and net.activations[-1].name == "identity")
-    two_d = model.task == "classification" and net.sizes[0] == 2
+    one_d = (prep is not None and model.task == "regression" and net.sizes[0] == 1 and net.sizes[-1] == 1
+             and net.L >= 2 and net.activations[-1].name == "identity")
+    two_d = prep is not None and model.task == "classification" and net.sizes[0] == 2
     from ..training.model import metric_name
 
     metric = metric_name(model.task)
     has_val = any(f"val_{metric}" in r for r in history)
     n = 1 + has_val + (one_d or two_d)
-    fig, axes = plt.subplots(1, n, figsize=(5 * n, 4), squeeze=False)
+    fig = _figure(figsize=(5 * n, 4))
+    axes = fig.subplots(1, n, squeeze=False)
     axes = list(axes[0])
     epochs = [r["epoch"] for r in history]
 
@@ -69,8 +76,9 @@ def run_figure(path: str | Path, history: list[dict], model, prep) -> None:
     elif two_d:
         _regions_panel(axes.pop(0), model, prep)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
 
 
 def _fit_panel(ax, model, prep) -> None:
