@@ -74,7 +74,7 @@ def test_neurons_show_true_equations(iris_run):
     rep = json.loads(r.stdout)
     ds = dp.load_data("iris")
     np.testing.assert_array_equal(rep["standardize"]["x"], ds.X[76:77])
-    hidden, out = rep["neurons"]
+    hidden, out = rep["per_neuron"]
     for j, n in enumerate(hidden):
         # δ_j = σ′(z_j) Σ_k W[k, j] δ_k, each term as displayed, and σ′ = 1 − tanh² of the displayed z
         assert n["sigma_prime"] == pytest.approx(1 - np.tanh(n["z"]) ** 2, rel=1e-12)
@@ -150,7 +150,7 @@ def test_neurons_of_a_network_file_state_the_softmax_delta_truly():
     text = cli("trace", path, "--x", "1,2,3", "--t", "0.5,0.9", "--neurons")
     assert text.returncode == 0 and "δ_j = a_j Σ_k t_k − t_j" in " ".join(text.stdout.split())  # (rich wraps)
     rep = json.loads(cli("trace", path, "--x", "1,2,3", "--t", "0.5,0.9", "--neurons", "--json").stdout)
-    for n in rep["neurons"][-1]:
+    for n in rep["per_neuron"][-1]:
         assert n["delta"] == pytest.approx(n["a"] * 1.4 - n["t"], rel=1e-12)
     one_hot = cli("trace", path, "--x", "1,2,3", "--t", "0,1", "--neurons")
     assert "δ_j = a_j − t_j (canonical pair)" in " ".join(one_hot.stdout.split())

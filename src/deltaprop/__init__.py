@@ -44,7 +44,7 @@ __all__ += ["GraphNetwork", "GraphTrace", "GraphGrads", "Engine", "Gradients", "
 from .view import notebook as _notebook  # noqa: E402
 
 _notebook.install()
-trace = _notebook.trace  # dp.trace(net, X, T, lr=K): the trace of a batch, shown as tables in Jupyter
+trace = _notebook.trace  # dp.trace(net or model, X, T, lr=K): the trace of a batch, shown as tables in Jupyter
 __all__ += ["trace"]
 
 
@@ -55,8 +55,3 @@ def __getattr__(name):
         _notebook.install_symbolic(symbolic)
         return getattr(symbolic, name)
     raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")
-
-# issue 12: backprop on a trained model (or a network) in one call; the estimators are deltaprop.sklearn
-from .explain.trace import trace  # noqa: E402
-
-__all__ += ["trace"]

@@ -39,7 +39,7 @@ def run(args) -> int:
         print(dump_json(report))
     elif "layers" in report:
         print_layered(report)
-        if "neurons" in report:
+        if "per_neuron" in report:
             print_neurons(report)
     else:
         print_graph(report)
@@ -162,7 +162,7 @@ def print_model(report: dict) -> None:
                            f"{ts[j]:.6g}")
         console.print(tt)
     print_layered(report)
-    if "neurons" in report:
+    if "per_neuron" in report:
         print_neurons(report)
     for n, out in enumerate(m["output"]):
         if m["task"] == "classification":
@@ -181,8 +181,8 @@ def print_neurons(report: dict) -> None:
     from rich.table import Table
 
     console = Console()
-    L = len(report["neurons"])
-    for l, rows in enumerate(report["neurons"], start=1):
+    L = len(report["per_neuron"])
+    for l, rows in enumerate(report["per_neuron"], start=1):
         last = l == L
         act = report["layers"][l - 1]["activation"]
         if last:

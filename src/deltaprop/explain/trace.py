@@ -117,7 +117,7 @@ def model_report(model, X, T, lr: float | None = None, neurons: bool = False) ->
     Step 0 is the model's preprocessing, x̃ = (x − x_mean)/x_scale (and for regression t̃ = (t − t_mean)/t_scale,
     the targets the network was trained on); then the layered trace of the network on (x̃, t̃), whose loss and
     gradients are those training descended on; then the output in the model's units (class probabilities, or
-    y = aᴸ·t_scale + t_mean). With ``neurons`` each layer also lists its neurons one by one (see
+    y = aᴸ·t_scale + t_mean). With ``neurons``, ``per_neuron`` lists each layer's neurons one by one (see
     :func:`neuron_details`).
     """
     net = model.net
@@ -138,7 +138,7 @@ def model_report(model, X, T, lr: float | None = None, neurons: bool = False) ->
         result["predicted"] = [model.classes[k] for k in np.argmax(out, axis=1)]
     report = {"model": result, "standardize": std, **report}
     if neurons:
-        report["neurons"] = neuron_details(net, Xs, Ts)
+        report["per_neuron"] = neuron_details(net, Xs, Ts)
     return report
 
 
@@ -180,5 +180,5 @@ def trace(what, X, T, lr: float | None = None, neurons: bool = False) -> dict:
         return model_report(what, X, T, lr, neurons)
     rep = report(what, X, T, lr)
     if neurons and isinstance(what, Network):
-        rep["neurons"] = neuron_details(what, X, T)
+        rep["per_neuron"] = neuron_details(what, X, T)
     return rep
