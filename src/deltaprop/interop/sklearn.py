@@ -151,6 +151,12 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
         self._opt = self._optimizer()
         self.loss_curve_, self.validation_loss_curve_, self.validation_scores_ = [], [], []
         self.n_iter_, self.best_epoch_ = 0, 0
+        # the training loop's BLAS thread policy, set once per fit (setting it costs milliseconds)
+        with kernels.threads_for(self._net.sizes, min(self.batch_size, X.shape[0])):
+            self._fit_epochs(X, T, w, val)
+        return self
+
+    def _fit_epochs(self, X: Array, T: Array, w: Array | None, val) -> None:
         best_loss, best, bad = math.inf, None, 0
         for _ in range(self.epochs):
             self._epoch(X, T, w)
@@ -168,7 +174,6 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
         if best is not None:
             for p, b in zip(self._net.params(), best):
                 p[...] = b
-        return self
 
     def partial_fit(self, X, y, sample_weight=None, **kwargs):
         """One epoch over (X, y), continuing from the current weights (the first call builds the network and
@@ -186,7 +191,8 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
             self._opt = self._optimizer()
             self.loss_curve_, self.validation_loss_curve_, self.validation_scores_ = [], [], []
             self.n_iter_, self.best_epoch_ = 0, 0
-        self._epoch(X, T, w)
+        with kernels.threads_for(self._net.sizes, min(self.batch_size, X.shape[0])):
+            self._epoch(X, T, w)
         return self
 
     def _seed(self) -> int:
@@ -245,7 +251,7 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
                 raise DeltapropError(f"training diverged in epoch {self.n_iter_ + 1}: the loss or a gradient is "
                                      f"NaN or Inf; try a smaller learning rate (lr={self.lr / 10:g})")
 
-        with kernels.threads_for(net.sizes, B), np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, N, B):
                 idx = perm[start:start + B]
                 trace = net.forward(Xs[idx])
