@@ -13,7 +13,7 @@ import pytest
 
 import deltaprop as dp
 from deltaprop.cli import main
-from deltaprop.interop import exchange
+from deltaprop.interop import exchange, onnx_export
 
 HIDDEN = ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "square"]
 
@@ -115,7 +115,7 @@ def test_onnx_refuses_what_it_has_no_operator_for():
 
     from deltaprop.engine import formulas
 
-    g = exchange._OnnxGraph("float32")
+    g = onnx_export.OnnxGraph("float32")
     with pytest.raises(dp.DeltapropError, match="ONNX has no operator for gamma"):
         exchange.formula_to_onnx(g, sp.gamma(formulas.z), "z", "gamma(z)")
     with pytest.raises(dp.DeltapropError, match="opset"):
