@@ -292,18 +292,36 @@ def final_weights(out: Path) -> dict:
 KILLS = 15
 
 
+def epochs_done(out: Path) -> int:
+    try:
+        return (out / "metrics.jsonl").read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
 def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_path, whole_run):
     data, whole, startup, work = whole_run
     out = tmp_path / "killed"
     rng = np.random.default_rng(6)
     cmd, kills, mid_training = train_cmd(data, out), 0, 0
-    while kills < KILLS:
-        # from half-way through start-up to a little into training: each attempt gets ~1/KILLS of the work done
-        delay = rng.uniform(0.5 * startup, startup + 1.5 * work / KILLS)
+    # Where each kill lands is set by the run's progress, not by the clock alone, so a loaded machine (slower
+    # start-up, slower epochs) moves the kills in time but not out of the run: the first few at random moments
+    # of start-up, the others a random fraction of an epoch after a random epoch, in order through the run.
+    n_startup = 3
+    targets_ = np.sort(rng.uniform(1, 97, KILLS - n_startup))
+    per_epoch = work / 100
+    for attempt in range(KILLS):
         p = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            p.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
+        if attempt < n_startup:
+            deadline = time.monotonic() + rng.uniform(0.3, 1.0) * startup
+            while time.monotonic() < deadline and p.poll() is None:
+                time.sleep(0.002)
+        else:
+            target = targets_[attempt - n_startup]
+            while epochs_done(out) < int(target) and p.poll() is None:
+                time.sleep(0.002)
+            time.sleep((target - int(target)) * per_epoch)
+        if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             p.wait()
             kills += 1
@@ -349,7 +367,8 @@ def test_resume_repairs_a_torn_metrics_line_and_removes_temporary_files(tmp_path
     dp.fit(str(data), out=out, stop_after_epoch=3, **settings)
     with open(out / "metrics.jsonl", "a") as f:
         f.write('{"epoch": 4, "train_lo')  # as if the disk filled mid-line
-    (out / ".checkpoint.npz.abc.tmp").write_bytes(b"half a checkpoint")
+    run_id = json.loads((out / "run.json").read_text())["id"]  # a kill mid-write leaves the run's own temp file
+    (out / f".checkpoint.npz.{run_id}-0badc0de.tmp").write_bytes(b"half a checkpoint")
     dp.resume(out)
     lines = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == list(range(1, 7))

@@ -8,7 +8,7 @@
 """
 
 from .engine.activations import ACTIVATIONS, Activation
-from .errors import DeltapropError
+from .errors import DeltapropError, DeltapropTypeError
 from .explain.gradcheck import GradcheckReport, gradcheck, numeric_gradients
 from .engine.layered import INITS, Grads, Network, Trace
 from .engine.losses import LOSSES, Loss
@@ -26,8 +26,9 @@ from .training.train import Run, fit, resume
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIVATIONS", "Activation", "DeltapropError", "GradcheckReport", "gradcheck", "numeric_gradients",
-    "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "read_network", "example", "NetworkFile", "Sample",
+    "ACTIVATIONS", "Activation", "DeltapropError", "DeltapropTypeError", "GradcheckReport", "gradcheck",
+    "numeric_gradients", "INITS", "Grads", "Network", "Trace", "LOSSES", "Loss", "load_network", "read_network",
+    "example", "NetworkFile", "Sample",
     "__version__",
     "Model", "load_model", "Dataset", "load_data", "Run", "TrainConfig", "evaluate", "fit", "predict", "resume",
 ]

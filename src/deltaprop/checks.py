@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .errors import DeltapropError
+from .errors import DeltapropError, DeltapropTypeError
 
 Array = np.ndarray
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -95,9 +95,12 @@ def batch(value, width: int, name: str, n_rows: int | None = None, names: list[s
     N values are one value per sample (a column). Strings and objects are refused here, not deep inside a product.
     ``names`` (the graph's input or output ids) are quoted in the shape error.
     """
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:  # ragged rows
+        raise DeltapropError(f"{name} must be a rectangular array of numbers ({str(e)[:80]})") from None
     if arr.dtype.kind not in "biufc":
-        raise DeltapropError(f"{name} must hold numbers, got an array of {arr.dtype}")
+        raise DeltapropTypeError(f"{name} must hold numbers, got an array of {arr.dtype}")
     if arr.ndim == 1:
         arr = arr[:, None] if n_rows is not None and width == 1 and arr.shape[0] == n_rows else arr[None, :]
     rows = "N" if n_rows is None else n_rows
@@ -105,3 +108,56 @@ def batch(value, width: int, name: str, n_rows: int | None = None, names: list[s
         label = f" ({'inputs' if n_rows is None else 'outputs'} {names})" if names is not None else ""
         raise DeltapropError(f"{name} must have shape ({rows}, {width}){label}, got {arr.shape}")
     return arr
+
+
+# --- arguments of the public functions: the wrong type is a DeltapropTypeError naming the argument -----------
+
+
+def path_arg(value, name: str):
+    """``value`` if it is a path (a str or an os.PathLike such as pathlib.Path)."""
+    import os
+
+    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)):
+        raise DeltapropTypeError(f"{name} must be a path (a str or a pathlib.Path), not {type(value).__name__}")
+    return value
+
+
+def text_arg(value, name: str) -> str:
+    """``value`` if it is a str."""
+    if not isinstance(value, str):
+        raise DeltapropTypeError(f"{name} must be a string, not {type(value).__name__}")
+    return value
+
+
+def flag_arg(value, name: str) -> bool:
+    """``value`` if it is True or False (NumPy's bool too)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise DeltapropTypeError(f"{name} must be True or False, not {type(value).__name__}")
+    return bool(value)
+
+
+def instance_arg(value, kind, name: str):
+    """``value`` if it is an instance of ``kind`` (a class or a tuple of classes)."""
+    if not isinstance(value, kind):
+        want = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise DeltapropTypeError(f"{name} must be a {want}, not {type(value).__name__}")
+    return value
+
+
+def engine_dtype(dtype) -> np.dtype:
+    """The dtype a network may be copied to (``astype``): float32, float64, or complex128 for the complex step."""
+    try:
+        dt = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise DeltapropTypeError(f"dtype must be float32, float64 or complex128, got {str(dtype)[:40]!r}") from None
+    if dt not in (np.float32, np.float64, np.complex128):
+        raise DeltapropError(f"dtype must be float32, float64 or complex128, got {dt}")
+    return dt
+
+
+def as_array(value, name: str) -> np.ndarray:
+    """``np.asarray(value)``, with ragged rows (which NumPy refuses with a ValueError) a DeltapropError."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise DeltapropError(f"{name} must be a rectangular array of numbers ({str(e)[:80]})") from None

@@ -39,3 +39,52 @@ def network_sizes(sizes, where: str) -> list[int]:
         raise DeltapropError(f"{where}: a network of sizes {sizes} has {n_params} parameters; "
                              f"the limit is {MAX_PARAMS}")
     return sizes
+
+
+# --- runs, models and predictions (issue 18) -----------------------------------------------------------------
+# Stored values of a model in which its outputs stay finite on inputs of ordinary size: a weight, bias or mean
+# beyond 1e150 (or a scale below 1e-150) is not something training makes; such a file was edited to lie, and
+# x_scale = 1e-320, W = 1e300, x_mean = 1e308 would give Inf then NaN. Training refuses data whose
+# standardization falls outside the same range, so every model it saves loads again.
+MODEL_VALUE_MAX = 1e150  # |W|, |b|, |x_mean|, |t_mean|, and x_scale, t_scale at most
+MODEL_SCALE_MIN = 1e-150  # x_scale, t_scale at least
+PREDICT_BYTES = 2**28  # working memory of one chunk of predictions: z and a of every layer for its rows
+RUN_FILE_BYTES = 2**20  # run.json: the identity of a run (id, settings, fingerprints)
+CHECKPOINT_ARRAYS_PER_LAYER = 8  # W, b, their best copies and two optimizer slots each: within NPZ_ARRAYS
+
+
+def value_range(values, where: str, low: float | None = None, high: float = MODEL_VALUE_MAX) -> None:
+    """Refuse an array of stored values outside [−high, high] (or, with ``low``, outside [low, high]): the
+    range in which a model computes finite outputs. ``values`` is a NumPy array already checked finite."""
+    import numpy as np  # limits.py stays import-free at module level; NumPy is loaded by every caller anyway
+
+    a = np.asarray(values)
+    if a.size == 0:
+        return
+    if low is None:
+        m = float(np.max(np.abs(a)))
+        if not m <= high:
+            raise DeltapropError(f"{where}: values up to {m:.3g} in size; a model's values stay within ±{high:g}")
+    else:
+        lo, hi = float(np.min(a)), float(np.max(a))
+        if not (lo >= low and hi <= high):
+            raise DeltapropError(f"{where}: values from {lo:.3g} to {hi:.3g}; a model's scales lie in "
+                                 f"[{low:g}, {high:g}]")
+
+
+def predict_rows(sizes: list[int], itemsize: int = 8) -> int:
+    """Rows predicted at a time so that the z and a of every layer stay within PREDICT_BYTES (at least one)."""
+    per_row = 2 * itemsize * sum(sizes)
+    if per_row > PREDICT_BYTES:
+        raise DeltapropError(f"a network with layers {sizes} needs {per_row} bytes per sample to predict; the "
+                             f"limit is {PREDICT_BYTES}")
+    return max(1, PREDICT_BYTES // per_row)
+
+
+def checkpoint_arrays(sizes: list[int]) -> None:
+    """Refuse a network whose checkpoint would hold more arrays than a checkpoint may (NPZ_ARRAYS), so that
+    what training starts, --resume can read back."""
+    n = CHECKPOINT_ARRAYS_PER_LAYER * (len(sizes) - 1) + 3
+    if n > NPZ_ARRAYS:
+        raise DeltapropError(f"a network of {len(sizes) - 1} layers would write checkpoints of {n} arrays; "
+                             f"the limit is {NPZ_ARRAYS}")

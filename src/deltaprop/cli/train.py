@@ -70,6 +70,8 @@ def register(sub) -> None:
         p.add_argument(flag, type=typ, default=None, help=help_, metavar=metavar)
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/DATA-TIME)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (its files are removed first)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, only the final lines")
     p.add_argument("--stop-after-epoch", type=int, help=__import__("argparse").SUPPRESS)  # test hook
     p.set_defaults(func=run)
@@ -138,13 +140,16 @@ def run(args) -> int:
             extra = sorted(set(settings) - {"epochs"})
             if extra or args.out:
                 raise DeltapropError("--resume continues a run with its saved settings; only --epochs may be given")
+            if args.overwrite:
+                raise DeltapropError("--resume continues the run in DIR, --overwrite replaces it; not both")
             result = tr.resume(args.resume, progress=reporter, stop_after_epoch=args.stop_after_epoch,
                                epochs=settings.get("epochs"))
         else:
             cfg = config.config_from(settings)
             out = Path(args.out) if args.out else default_out(cfg.data)
             reporter.start(cfg, out)
-            result = tr.fit(cfg.data, cfg, out=out, progress=reporter, stop_after_epoch=args.stop_after_epoch)
+            result = tr.fit(cfg.data, cfg, out=out, progress=reporter, stop_after_epoch=args.stop_after_epoch,
+                            overwrite=args.overwrite)
     except tr.TrainingInterrupted as e:
         reporter.close()
         print(f"deltaprop: {e}", file=sys.stderr)

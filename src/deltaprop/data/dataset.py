@@ -178,3 +178,16 @@ def standardizer(X: Array) -> tuple[Array, Array]:
     scale = X.std(axis=0)
     scale[scale == 0] = 1.0
     return mean, scale
+
+
+def fingerprint(X: Array, T: Array) -> str:
+    """A fingerprint of a data set: sha256 over the dtype, shape and bytes of X, then of T (hex). Two data sets
+    have the same fingerprint only if their arrays are equal element for element, in the same dtype and order."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for arr in (X, T):
+        a = np.ascontiguousarray(arr)
+        h.update(f"{a.dtype.str}{a.shape};".encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()

@@ -28,7 +28,7 @@ import scipy.sparse as sps
 from . import activations as act_mod
 from . import losses as loss_mod
 from .activations import Activation
-from ..errors import DeltapropError
+from ..errors import DeltapropError, DeltapropTypeError
 from .. import checks
 
 Array = np.ndarray
@@ -88,6 +88,10 @@ class GraphNetwork:
                  loss_params: dict | None = None, reduction: str = "mean", dtype="float64",
                  source: str = "<network>"):
         self.source = source
+        for arg, value in (("inputs", inputs), ("neurons", neurons)):
+            if not isinstance(value, (list, tuple)) or not all(isinstance(i, str) for i in value):
+                raise DeltapropTypeError(f"{source}: {arg} must be a list of neuron ids (strings), got "
+                                         f"{type(value).__name__}")
         ids = [*inputs, *neurons]
         if len(set(ids)) != len(ids):
             twice = [i for i, count in Counter(ids).items() if count > 1]
@@ -98,6 +102,9 @@ class GraphNetwork:
             raise DeltapropError(f"{source}: a network needs at least one input and one other neuron")
         src_k = _positions(src, index, source, "from")
         dst_k = _positions(dst, index, source, "into")
+        if src_k.shape != dst_k.shape:
+            raise DeltapropError(f"{source}: {src_k.size} neurons weights come from but {dst_k.size} they go into; "
+                                 "src and dst name the two ends of each weight")
         if np.any(dst_k < n_in):
             bad = ids[int(dst_k[dst_k < n_in][0])]
             raise DeltapropError(f"{source}: weights into input {bad!r}: an input neuron has no weights or bias")
@@ -110,7 +117,12 @@ class GraphNetwork:
 
         # activations: one Activation per non-input neuron
         acts = activations if activations is not None else "sigmoid"
+        if not isinstance(acts, (str, Activation, list, tuple)):
+            raise DeltapropTypeError(f"{source}: activations must be a name, an Activation or one per neuron, not "
+                                     f"{type(acts).__name__}")
         acts = [acts] * (n - n_in) if isinstance(acts, (str, Activation)) else list(acts)
+        if len(acts) != n - n_in:
+            raise DeltapropError(f"{source}: {len(acts)} activations for {n - n_in} neurons")
         cache: dict = {}
         act_objs = []
         for name, spec in zip(neurons, acts):
@@ -228,6 +240,7 @@ class GraphNetwork:
         return loss_mod.fused(names.pop(), self.loss) if len(names) == 1 else None
 
     def astype(self, dtype) -> GraphNetwork:
+        dtype = checks.engine_dtype(dtype)
         net = object.__new__(GraphNetwork)
         net.__dict__.update(self.__dict__)
         net.dtype = np.dtype(dtype)
@@ -344,6 +357,9 @@ def _positions(ids, index: dict, source: str, what: str) -> Array:
         if ids.size and (ids.min() < 0 or ids.max() >= len(index)):
             raise DeltapropError(f"{source}: weight {what} a neuron position outside 0 … {len(index) - 1}")
         return ids.astype(np.int64)
+    if not isinstance(ids, (list, tuple, np.ndarray)) or not all(isinstance(i, str) for i in ids):
+        raise DeltapropTypeError(f"{source}: the neurons weights come {what} must be a list of neuron ids "
+                                 f"(strings) or an integer array of positions, got {type(ids).__name__}")
     try:
         return np.array([index[i] for i in ids], dtype=np.int64)
     except KeyError as e:

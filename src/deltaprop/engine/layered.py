@@ -25,8 +25,8 @@ from . import activations as act_mod
 from . import losses as loss_mod
 from .activations import Activation
 from .kernels import Workspace
-from ..checks import REDUCTIONS, as_dtype, finite_array
-from ..errors import DeltapropError
+from ..checks import REDUCTIONS, as_array, as_dtype, engine_dtype, finite_array
+from ..errors import DeltapropError, DeltapropTypeError
 from .losses import Loss
 
 Array = np.ndarray
@@ -55,7 +55,15 @@ INITS = {"normal": _normal, "nielsen": _nielsen, "glorot": _glorot, "xavier": _g
 
 
 def rng_from(seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    """The generator of ``seed``: a Generator as given, or a new one from a non-negative integer (or None)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer))):
+        raise DeltapropTypeError(f"seed must be a non-negative integer or a numpy Generator, not "
+                                 f"{type(seed).__name__}")
+    if seed is not None and seed < 0:
+        raise DeltapropError(f"seed must be a non-negative integer, got {seed}")
+    return np.random.default_rng(seed)
 
 
 # --- the network ----------------------------------------------------------------------------------------------
@@ -182,6 +190,7 @@ class Network:
         return loss_mod.canonical(self.activations[-1].name, self.loss)
 
     def astype(self, dtype) -> Network:
+        dtype = engine_dtype(dtype)
         net = object.__new__(Network)
         net.__dict__.update(self.__dict__)
         net.dtype = np.dtype(dtype)
@@ -190,7 +199,7 @@ class Network:
         return net
 
     def _input(self, X, name="X") -> Array:
-        X = np.asarray(X)
+        X = as_array(X, name)
         if X.dtype.kind not in "biufc":  # strings, objects: say so here rather than deep inside a product
             raise DeltapropError(f"{name} must hold numbers, got an array of {X.dtype}")
         if X.ndim == 1:
@@ -202,7 +211,7 @@ class Network:
         return X
 
     def _target(self, T, N) -> Array:
-        T = np.asarray(T)
+        T = as_array(T, "T")
         if T.dtype.kind not in "biufc":
             raise DeltapropError(f"T must hold numbers, got an array of {T.dtype}")
         if T.ndim == 1 and self.sizes[-1] == 1 and T.shape[0] == N:

@@ -19,7 +19,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..engine.protocol import Engine, named_params
-from ..errors import DeltapropError
+from .. import checks
+from ..errors import DeltapropError, DeltapropTypeError
+
+
+def _arguments(net, X, method, h, name: str):
+    """The arguments of gradcheck and numeric_gradients, checked where they enter: X as the network's batch."""
+    if not isinstance(net, Engine):
+        raise DeltapropTypeError(f"{name}: net must be a network (dp.Network or dp.GraphNetwork), not "
+                                 f"{type(net).__name__}")
+    checks.text_arg(method, f"{name}: method")
+    if h is not None and not checks.finite_number(h, f"{name}: h") > 0:
+        raise DeltapropError(f"{name}: the step h must be > 0, got {h!r}")
+    return checks.batch(X, net.n_inputs, f"{name}: X")
 
 CENTRAL_STEP = 1e-6  # ≈ ε^(1/3) scaled: balances the O(h²) truncation against the ε/h rounding
 COMPLEX_STEP = 1e-20
@@ -53,6 +65,7 @@ class GradcheckReport:
 
 def numeric_gradients(net: Engine, X, T, method: str = "central", h: float | None = None) -> list[np.ndarray]:
     """∂C/∂θ for every parameter array of ``net``, by finite differences, one entry at a time."""
+    X = _arguments(net, X, method, h, "numeric_gradients")
     if method == "central":
         net = net.astype(np.float64)
         X = np.asarray(X, np.float64)
@@ -90,6 +103,7 @@ def gradcheck(net: Engine, X, T, method: str = "auto", h: float | None = None) -
     ``auto`` takes the complex step where every function is analytic, central differences otherwise.
     The check always runs in float64 (or complex128), whatever the network's dtype.
     """
+    X = _arguments(net, X, method, h, "gradcheck")
     if method == "auto":
         method = "complex" if net.analytic else "central"
     net64 = net.astype(np.float64)

@@ -24,6 +24,7 @@ import numpy as np
 import sympy as sp
 
 from ..engine import formulas
+from .. import checks
 from ..errors import DeltapropError
 from ..engine.formulas import sigma
 from ..engine.graph import GraphNetwork
@@ -350,6 +351,7 @@ def _check(E_of_a: sp.Expr, a_sym, delta_of_a: sp.Expr) -> bool:
 
 def likelihood(name: str) -> LikelihoodDerivation:
     """The negative log-likelihood of one target as a loss, and δ = ∂E/∂a for its canonical output activation."""
+    checks.text_arg(name, "likelihood: name")
     y, t, a, s2 = yy, yt, ya, ys2
     if name == "gaussian":
         p = sp.exp(-(t - y) ** 2 / (2 * s2)) / sp.sqrt(2 * sp.pi * s2)
@@ -436,4 +438,6 @@ BATCH_RULES = [
 
 def derive(net: GraphNetwork, X, T, wrt: str) -> Derivation:
     """∂L/∂(wrt) of ``net`` at the one sample (X, T): ``wrt`` as z3, a3, b6, w36 (or z_h1, w_h1_o1)."""
-    return Deriver(net, X, T).derive(wrt)
+    checks.instance_arg(net, GraphNetwork, "derive: net")
+    checks.text_arg(wrt, "derive: wrt")
+    return Deriver(net, checks.batch(X, net.n_inputs, "derive: X"), T).derive(wrt)

@@ -13,6 +13,7 @@ back as keywords; :class:`deltaprop.training.model.Model` is built from them.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -49,23 +50,30 @@ def network_arrays(net: Network, prefix: str = "") -> dict[str, Array]:
 
 def save(path: str | Path, net: Network, task: str, x_mean: Array, x_scale: Array, t_mean: Array | None = None,
          t_scale: Array | None = None, classes: list[str] | None = None, feature_names: list[str] | None = None,
-         target_names: list[str] | None = None, info: dict | None = None) -> None:
-    """Write a model file atomically: the network's W, b, the input (and for regression target) scaling, meta."""
+         target_names: list[str] | None = None, info: dict | None = None, owner: str | None = None) -> None:
+    """Write a model file atomically: the network's W, b, the input (and for regression target) scaling, meta.
+    ``owner`` names the temporary file (a run's id)."""
     meta = {"format": FORMAT, "version": VERSION, "network": network_meta(net), "task": task,
             "classes": classes, "feature_names": feature_names, "target_names": target_names, "info": info or {}}
     arrays = network_arrays(net)
     arrays.update(x_mean=x_mean, x_scale=x_scale, meta=json_bytes(meta))
     if task == "regression":
         arrays.update(t_mean=t_mean, t_scale=t_scale)
-    safefile.save_npz(path, arrays)
+    safefile.save_npz(path, arrays, owner)
 
 
 # --- reading, with every value checked ------------------------------------------------------------------------
 
 
+def model_member(name: str) -> bool:
+    """The arrays a model file holds: W1, b1, …, the scalings and the metadata."""
+    return re.fullmatch(r"[Wb][1-9][0-9]*|[xt]_(mean|scale)|meta", name) is not None
+
+
 def read_npz(path: str | Path, what: str = "model") -> dict[str, Array]:
-    """All arrays of an .npz, refusing pickles, non-numeric arrays and absurd sizes before reading them."""
-    return safefile.read_npz(path, what, limits.MODEL_FILE_BYTES)
+    """All arrays of an .npz, refusing pickles, non-numeric arrays, duplicate members, members a model file
+    does not hold and absurd sizes before reading them."""
+    return safefile.read_npz(path, what, limits.MODEL_FILE_BYTES, manifest=model_member)
 
 
 def read_meta(arrays: dict[str, Array], path) -> dict:
@@ -96,6 +104,7 @@ def stored_array(arrays: dict[str, Array], key: str, shape: tuple, path) -> Arra
     if arr.dtype.kind != "f" or arr.shape != shape:
         raise DeltapropError(f"{path}: {key} must be a float array of shape {shape}, got {arr.dtype} {arr.shape}")
     checks.finite_array(arr, shape, f"{path}: {key}")
+    limits.value_range(arr, f"{path}: {key}")
     return arr
 
 
@@ -141,7 +150,11 @@ def _names(value, n: int | None, what: str, path) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or (n is not None and len(value) != n):
-        raise DeltapropError(f"{path}: {what} must be a list of {n if n is not None else ''} strings, got {value!r}")
+        raise DeltapropError(f"{path}: {what} must be a list of {n if n is not None else ''} strings, got "
+                             f"{str(value)[:200]}")
+    if len(set(value)) != len(value):  # predict picks columns by name: a repeated name would read one column twice
+        dup = next(v for v in value if value.count(v) > 1)
+        raise DeltapropError(f"{path}: {what} names {dup!r} more than once")
     return value
 
 
@@ -149,6 +162,7 @@ def _positive_scale(arrays, key: str, n: int, path) -> Array:
     scale = stored_array(arrays, key, (n,), path)
     if np.any(scale <= 0):
         raise DeltapropError(f"{path}: {key} must be > 0")
+    limits.value_range(scale, f"{path}: {key}", low=limits.MODEL_SCALE_MIN)
     return scale
 
 
@@ -167,7 +181,7 @@ def from_arrays(arrays: dict[str, Array], meta: dict, path) -> dict:
     """A model's fields from a file's arrays and its metadata, every value checked (``path`` names it)."""
     if meta.get("format") != FORMAT:
         raise DeltapropError(f"{path}: not a deltaprop model (format {meta.get('format')!r})")
-    if meta.get("version") != VERSION:
+    if type(meta.get("version")) is not int or meta.get("version") != VERSION:  # True == 1 is not a version
         raise DeltapropError(f"{path}: model format version {meta.get('version')!r}; this deltaprop reads {VERSION}")
     net = network_from(meta.get("network"), arrays, path)
     n_in, n_out = net.sizes[0], net.sizes[-1]

@@ -82,7 +82,7 @@ def read(path: str | Path, *, with_sample: bool = True, **overrides) -> NetworkF
     for a command that was given its batch another way). ``path`` may name a bundled example: ``"exam_004"``."""
     from . import bundled
 
-    path = bundled.find(path)
+    path = bundled.find(checks.path_arg(path, "path"))
     doc = read_toml(path)
     net = from_dict(doc, source=str(path), **overrides)
     return NetworkFile(net, sample(doc, net, str(path)) if with_sample else None, str(path))

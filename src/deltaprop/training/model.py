@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import checks
+from .. import checks, limits
 from ..data import dataset as data_mod
 from ..engine import losses as loss_mod
 from ..engine.layered import Network
@@ -55,9 +55,17 @@ class Model:
         return T.astype(self.net.dtype)
 
     def output(self, X) -> Array:
-        """The output layer's activations aᴸ (N, n_out), in the user's units for regression."""
-        a = self.net.predict(self.inputs(X)).astype(np.float64)
-        return a * self.t_scale + self.t_mean if self.task == "regression" else a
+        """The output layer's activations aᴸ (N, n_out), in the user's units for regression; computed a chunk
+        of rows at a time (:func:`deltaprop.limits.predict_rows`), so a wide network on many rows stays within
+        a bounded working memory; outputs that are not finite are an error naming the row."""
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, naming the row
+            Xs = self.inputs(X)
+            a = np.empty((Xs.shape[0], self.net.sizes[-1]))
+            for rows in chunks(self.net, Xs.shape[0]):
+                a[rows] = self.net.predict(Xs[rows])
+            a = a * self.t_scale + self.t_mean if self.task == "regression" else a
+        finite_outputs(a, "the model's outputs")
+        return a
 
     def predict(self, X) -> Array:
         """Class indices (N,) for classification (names in ``classes``), values (N, n_out) for regression."""
@@ -106,7 +114,8 @@ def format_metric(task: str, value: float, digits: int = 6) -> str:
 
 def predict(model: Model, X, proba: bool = False) -> Array:
     """Class indices (N,) — or probabilities (N, K) with ``proba`` — or regression values (N, n_out)."""
-    return model.predict_proba(X) if proba else model.predict(X)
+    checks.instance_arg(model, Model, "predict: model")
+    return model.predict_proba(X) if checks.flag_arg(proba, "predict: proba") else model.predict(X)
 
 
 def evaluate(model: Model, X, T=None) -> dict:
@@ -115,6 +124,7 @@ def evaluate(model: Model, X, T=None) -> dict:
     ``X`` (N, n_in) with ``T`` (N, n_out), or a :class:`~deltaprop.data.Dataset`, whose targets are matched to
     the model's classes by name.
     """
+    checks.instance_arg(model, Model, "evaluate: model")
     if T is None:
         if not isinstance(X, data_mod.Dataset):
             raise DeltapropError("evaluate needs X and T, or a Dataset")
@@ -125,18 +135,38 @@ def evaluate(model: Model, X, T=None) -> dict:
         raise DeltapropError(f"evaluate: targets must have shape ({X.shape[0]}, {model.net.sizes[-1]}), got {T.shape}")
     net = model.net
     net.loss.check_targets(T, "evaluate: T")
-    trace = net.forward(model.inputs(X))
-    c = net.cost_per_sample(trace, model.targets(T))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, naming the row
+        Xs, Ts = model.inputs(X), model.targets(T)
+        c, a = np.empty(Xs.shape[0]), np.empty((Xs.shape[0], net.sizes[-1]))
+        for rows in chunks(net, Xs.shape[0]):  # bounded working memory, whatever the width of the network
+            trace = net.forward(Xs[rows])
+            c[rows], a[rows] = net.cost_per_sample(trace, Ts[rows]), trace.a[-1]
+    finite_outputs(a, "evaluate: the model's outputs")
+    finite_outputs(c[:, None], "evaluate: the loss")
     out = {"loss": float(c.mean() if net.reduction == "mean" else c.sum())}
-    a = trace.a[-1].astype(np.float64)
     y = a * model.t_scale + model.t_mean if model.task == "regression" else a
     out[metric_name(model.task)] = task_metric(model.task, y, T)
     return out
 
 
+def chunks(net: Network, n: int):
+    """Slices of ``n`` rows small enough that the z and a of every layer fit :data:`limits.PREDICT_BYTES`."""
+    step = limits.predict_rows(net.sizes, net.dtype.itemsize)
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def finite_outputs(a: Array, what: str) -> None:
+    """Refuse NaN or Inf computed from finite inputs: the model's values overflow on these inputs."""
+    bad = checks.first_nonfinite(a)
+    if bad is not None:
+        raise DeltapropError(f"{what} are not finite for row {bad[0] + 1} (the model's weights overflow on these "
+                             "inputs: a model file edited to lie, or inputs far outside those it was trained on)")
+
+
 def _as_targets(model: Model, T) -> Array:
     """T (N, n_out) as given, or for a classification model class indices (N,) made one-hot."""
     K = model.net.sizes[-1]
+    T = checks.as_array(T, "evaluate: T")
     if model.task == "classification" and np.ndim(T) == 1 and K > 1:
         labels = data_mod.real_matrix(T, "evaluate: labels", columns=1)[:, 0]
         bad = (labels != np.round(labels)) | (labels < 0) | (labels >= K)

@@ -17,6 +17,7 @@ This module is the loop and its two entry points, :func:`fit` and :func:`resume`
 
 from __future__ import annotations
 
+import hashlib
 import math
 import signal
 import threading
@@ -28,11 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import data as data_mod
+from ..data.dataset import fingerprint
 from .. import limits
 from ..engine import losses as loss_mod
 from ..engine import kernels
 from ..engine.layered import Network
-from ..errors import DeltapropError
+from ..errors import DeltapropError, DeltapropTypeError
 from . import optim, runs
 from .config import TrainConfig, config_from, resolve, settle, streams
 from .model import Model, Prepared, evaluate, metric_name, prepare
@@ -141,7 +143,7 @@ def dataset_from(data, task: str | None) -> tuple[data_mod.Dataset | None, str]:
                 classes = [str(k) for k in range(T.shape[1])]
         return data_mod.Dataset("arrays", X, T, task, classes=classes), "arrays"
     if not isinstance(data, (str, Path)):
-        raise DeltapropError(f"data must be a name, a path, a Dataset or a pair (X, T), not {type(data).__name__}")
+        raise DeltapropTypeError(f"data must be a name, a path, a Dataset or a pair (X, T), not {type(data).__name__}")
     return None, str(data)
 
 
@@ -151,6 +153,7 @@ def fit(
     *,
     out: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: Callable[[dict, TrainConfig], None] | None = None,
     stop_after_epoch: int | None = None,
     verbose: bool | None = None,
@@ -164,7 +167,24 @@ def fit(
     every epoch; without it a progress bar is shown (tqdm: a widget in Jupyter) where someone is watching: by
     default in Jupyter and on a terminal, not in logs or pipes; ``verbose=True`` always, ``False`` never.
     ``stop_after_epoch`` stops (with a checkpoint) after that many epochs, as a kill would.
+
+    The run directory belongs to this call while it runs (another process is refused); a directory that
+    already holds a run is refused unless ``resume=True`` or ``overwrite=True`` (its run's files are removed
+    first); a resume whose settings, data or initial weights are not the run's is refused (``run.json``).
     """
+    if not isinstance(resume, bool) or not isinstance(overwrite, bool):
+        raise DeltapropTypeError("fit: resume and overwrite must be True or False")
+    if resume and overwrite:
+        raise DeltapropError("fit: resume=True continues a run, overwrite=True replaces it; not both")
+    if out is not None and not isinstance(out, (str, Path)):
+        raise DeltapropTypeError(f"fit: out must be a path, not {type(out).__name__}")
+    if progress is not None and not callable(progress):
+        raise DeltapropTypeError(f"fit: progress must be a function (record, cfg), not {type(progress).__name__}")
+    if stop_after_epoch is not None and (not isinstance(stop_after_epoch, int) or isinstance(stop_after_epoch, bool)
+                                         or stop_after_epoch < 1):
+        raise DeltapropError(f"fit: stop_after_epoch must be a positive integer, got {stop_after_epoch!r}")
+    if config is not None and not isinstance(config, (TrainConfig, dict)):
+        raise DeltapropTypeError(f"fit: config must be a TrainConfig or a dict of settings, not {type(config).__name__}")
     task = settings.get("task") or (config.task if isinstance(config, TrainConfig) else (config or {}).get("task"))
     ds, name = dataset_from(data, task)
     cfg = settle(config, name, settings)
@@ -182,13 +202,25 @@ def fit(
     opt = optimizer_for(cfg)
     state = runs.LoopState(streams(cfg.seed)[2])
     out = Path(out) if out is not None else None
-    if out is not None:
+    if out is None:
         if resume:
-            runs.reopen(out, net, opt, state, prep.train[0].shape[0])
+            raise DeltapropError("resume needs the run directory (out=)")
+        return _train(cfg, prep, net, opt, state, None, None, progress, stop_after_epoch, verbose)
+    data_fp = fingerprint(ds.X, ds.T)
+    if ds.test is not None:  # a source's own test split is part of the data too
+        data_fp = hashlib.sha256(f"{data_fp}{fingerprint(*ds.test)}".encode()).hexdigest()
+    weights_fp = runs.weights_fingerprint(net.params())
+    with runs.RunDir(out) as run:
+        if resume:
+            runs.reopen(out, net, opt, state, prep.train[0].shape[0], run, cfg, data_fp, weights_fp)
         else:
-            runs.start(out, cfg)
-    elif resume:
-        raise DeltapropError("resume needs the run directory (out=)")
+            runs.start(out, cfg, run, data_fp, weights_fp, overwrite)
+        return _train(cfg, prep, net, opt, state, out, run.identity, progress, stop_after_epoch, verbose)
+
+
+def _train(cfg: TrainConfig, prep: Prepared, net: Network, opt, state: runs.LoopState, out: Path | None,
+           identity, progress, stop_after_epoch: int | None, verbose: bool | None = None) -> Run:
+    """The loop and the end of a run, once the run directory (if any) is held and its identity settled."""
     model = prep.model
     model.net = net
     model.info.update(epochs_planned=cfg.epochs, seed=cfg.seed, val_split=cfg.val_split,
@@ -201,10 +233,10 @@ def fit(
         from .progress import epoch_bar, watched
 
         if verbose or watched():
-            bar = progress = epoch_bar(cfg.epochs, state.epoch, f"training on {ds.name}")
+            bar = progress = epoch_bar(cfg.epochs, state.epoch, f"training on {prep.dataset.name}")
     try:
         with kernels.threads_for(net.sizes, cfg.batch_size):
-            stopped = _loop(net, opt, sched, prep, cfg, state, out, progress, stop_after_epoch)
+            stopped = _loop(net, opt, sched, prep, cfg, state, out, progress, stop_after_epoch, identity)
     finally:
         if bar is not None:
             bar.close()
@@ -215,7 +247,7 @@ def fit(
             p[...] = best
     metrics = final_metrics(model, prep, state, time.perf_counter() - t0)
     if out is not None:
-        runs.finish(out, model, metrics, state.history, prep)
+        runs.finish(out, model, metrics, state.history, prep, identity.id if identity is not None else None)
     return Run(model, metrics, state.history, cfg, out)
 
 
@@ -226,6 +258,12 @@ def build(cfg: TrainConfig, prep: Prepared) -> Network:
     r = resolve(cfg, prep.model.task)
     sizes = limits.network_sizes([prep.train[0].shape[1], *cfg.hidden, prep.train[1].shape[1]],
                                  "the network to train")  # the limits a saved model is loaded with
+    limits.checkpoint_arrays(sizes)  # and those its checkpoints are resumed with
+    m = prep.model
+    for key, v, low in (("x_mean", m.x_mean, None), ("x_scale", m.x_scale, limits.MODEL_SCALE_MIN),
+                        ("t_mean", m.t_mean, None), ("t_scale", m.t_scale, limits.MODEL_SCALE_MIN)):
+        if v is not None:  # the standardization a saved model is loaded with
+            limits.value_range(v, f"{prep.dataset.name}: the data's {key} (from the training split)", low)
     return Network(sizes, cfg.activation, r["loss"], output=r["output"], init=r["init"], seed=init_rng,
                    dtype=cfg.dtype)
 
@@ -240,7 +278,7 @@ def optimizer_for(cfg: TrainConfig) -> optim.Optimizer:
 
 
 def _loop(net, opt, sched, prep: Prepared, cfg: TrainConfig, state: runs.LoopState, out: Path | None, progress,
-          stop_after_epoch: int | None) -> bool:
+          stop_after_epoch: int | None, identity=None) -> bool:
     """Run epochs until cfg.epochs or early stopping; True if stopped on request before the end."""
     X, T = prep.train
     N, B = X.shape[0], min(cfg.batch_size, X.shape[0])
@@ -276,7 +314,7 @@ def _loop(net, opt, sched, prep: Prepared, cfg: TrainConfig, state: runs.LoopSta
                     state.seconds += time.perf_counter() - t_start
                     where = f"epoch {state.epoch + 1}, batch {state.batch}"
                     if ckpt is not None:
-                        runs.save_checkpoint(ckpt, net, opt, state, cfg)
+                        runs.save_checkpoint(ckpt, net, opt, state, cfg, identity)
                         raise TrainingInterrupted(f"interrupted in {where}; checkpoint saved: continue with "
                                                   f"deltaprop train --resume {out}")
                     raise TrainingInterrupted(f"interrupted in {where}")
@@ -285,7 +323,7 @@ def _loop(net, opt, sched, prep: Prepared, cfg: TrainConfig, state: runs.LoopSta
                 runs.append_metrics(out, record)
                 last = state.epoch >= cfg.epochs or state.stopped_early
                 if last or state.epoch % cfg.checkpoint_every == 0 or state.epoch == stop_after_epoch:
-                    runs.save_checkpoint(ckpt, net, opt, state, cfg)
+                    runs.save_checkpoint(ckpt, net, opt, state, cfg, identity)
             if progress is not None:
                 progress(record, cfg)
             if stop_after_epoch is not None and state.epoch >= stop_after_epoch and state.epoch < cfg.epochs:
@@ -298,7 +336,11 @@ def _end_epoch(net, state: runs.LoopState, cfg: TrainConfig, prep: Prepared, mod
     train_loss = state.loss_sum / state.seen  # the mean over the epoch's mini-batches, as the weights moved
     record = {"epoch": state.epoch + 1, "train_loss": train_loss, "lr": cfg.lr * factor}
     if prep.val is not None:
-        m = evaluate(model, *prep.raw["val"])
+        try:
+            m = evaluate(model, *prep.raw["val"])
+        except DeltapropError as e:  # the weights overflowed on the validation inputs
+            raise DeltapropError(f"training diverged in epoch {state.epoch + 1}: {e}; try a smaller learning "
+                                 f"rate (--lr {cfg.lr / 10:g})") from None
         record["val_loss"] = m["loss"]
         record[f"val_{metric_name(model.task)}"] = m[metric_name(model.task)]
     state.epoch += 1
@@ -338,8 +380,13 @@ def final_metrics(model: Model, prep: Prepared, state: runs.LoopState, seconds: 
 def resume(out: str | Path, *, progress=None, stop_after_epoch: int | None = None, verbose: bool | None = None,
            **overrides) -> Run:
     """Continue the run in ``out`` from its checkpoint, with the settings it was started with."""
+    if not isinstance(out, (str, Path)):
+        raise DeltapropTypeError(f"resume: out must be the path of a run directory, not {type(out).__name__}")
     out = Path(out)
-    saved = runs.saved_config(out, overrides)
-    data = saved.pop("data")
-    return fit(data, config_from({**saved, "data": data}, recipe=False), out=out, resume=True, progress=progress,
-               stop_after_epoch=stop_after_epoch, verbose=verbose)
+    if not out.is_dir():
+        raise DeltapropError(f"{out}: no such run directory")
+    with runs.RunDir(out):  # held from reading the settings to the end of the run
+        saved = runs.saved_config(out, overrides)
+        data = saved.pop("data")
+        return fit(data, config_from({**saved, "data": data}, recipe=False), out=out, resume=True,
+                   progress=progress, stop_after_epoch=stop_after_epoch, verbose=verbose)
