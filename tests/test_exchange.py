@@ -261,7 +261,7 @@ def test_wrong_kind_of_model(saved):
     examples = Path(__file__).resolve().parents[1] / "examples"
     refused(cli("export", examples / "exam_004.toml", "--to", "onnx", "-o", out), out, "neuron-level")
     dp.fit("iris", hidden=[4], epochs=1, out=saved / "run")
-    refused(cli("export", saved / "run" / "checkpoint.npz", "--to", "torch", "-o", out), out, "not a deltaprop model")
+    refused(cli("export", saved / "run" / "checkpoint.npz", "--to", "torch", "-o", out), out, "checkpoint.npz")
     out.write_text("precious")  # an existing file survives a refused export
     refused(cli("export", saved / "model.npz", "--to", "onnx", "--opset", "12", "-o", out), out, "opset")
 

@@ -169,7 +169,7 @@ def _positive_scale(arrays, key: str, n: int, path) -> Array:
 def load(path: str | Path) -> dict:
     """Read and check a model file written by :func:`save` (``.npz``), or a safetensors model file (see
     :mod:`deltaprop.files.tensorfile`); the fields as the keywords :func:`save` takes."""
-    if Path(path).suffix == ".safetensors":
+    if isinstance(path, (str, Path)) and str(path).endswith(".safetensors"):  # anything else: read_npz says what
         from . import tensorfile
 
         return tensorfile.load_fields(path)
