@@ -65,7 +65,7 @@ def with_view(page, seconds: float, dataset: str) -> tuple[float, float]:
 def without_view(seconds: float, dataset: str, threads: int) -> float:
     from threadpoolctl import threadpool_limits
 
-    from deltaprop.view.playground.state import TrainSession
+    from deltaprop.view.playground.session import TrainSession
 
     with threadpool_limits(threads):
         s = TrainSession({"dataset": dataset})

@@ -23,7 +23,8 @@ with warnings.catch_warnings():  # newer Starlette prefers httpx2 for its test c
 import deltaprop as dp  # noqa: E402
 from deltaprop.view.playground import data2d  # noqa: E402
 from deltaprop.view.playground.server import create_app  # noqa: E402
-from deltaprop.view.playground.state import TrainSession, dump_toml  # noqa: E402
+from deltaprop.view.playground.session import TrainSession  # noqa: E402
+from deltaprop.view.playground.state import dump_toml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAM = ROOT / "examples" / "exam_004.toml"

@@ -14,3 +14,8 @@ class DeltapropError(ValueError):
 
 class DeltapropTypeError(DeltapropError, TypeError):
     """An argument of the wrong type (a ``TypeError`` too, as Python's own functions raise for those)."""
+
+
+class DeltapropWarning(UserWarning):
+    """Something that works but is probably not what was meant (a non-canonical output/loss pair, a column
+    mostly missing). The CLI prints it as one line on stderr and goes on."""

@@ -3,7 +3,8 @@ network may be and how large a file may grow.
 
 A limit refuses what is a typo (``--hidden 100000000``) or hostile (a file declaring a billion units) before
 anything is allocated. Later work extends this module into budgets (time, memory); nothing here imports
-anything of deltaprop's but the error type.
+anything of deltaprop's but the error type. A limit is a module attribute: raise one from Python
+(``deltaprop.limits.MAX_CLASSES = 5000``) when a larger input is meant.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ NETWORK_FILE_BYTES = 16 * 2**20  # a network file is text written by a person
 DATA_FILE_BYTES = 2**30  # a data file (.npz, IDX, gzip compressed or not)
 CSV_BYTES = 2**28  # CSV cells become Python strings first (~10× their bytes); MNIST as CSV is 110 MB
 IDX_ELEMENTS = 2**27  # numbers an IDX file may declare: 1 GiB as float64, ~3× MNIST's 47 million
+MAX_COLUMNS = 2**16  # columns of a CSV or Parquet table (a header of 100,000 names is refused before parsing)
+MAX_CLASSES = 1000  # distinct class labels: their one-hot targets are N × K; 20,000 labels in 20,000 rows is an ID
+MAX_CATEGORIES = 1000  # distinct values of one categorical feature column (one input per value)
 NPZ_ARRAYS = 10_000  # members of an .npz: a model of 1000 layers has ~2000 arrays, a checkpoint ~5× that
 
 

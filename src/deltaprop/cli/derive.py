@@ -1,170 +1,241 @@
-"""``deltaprop derive``: the derivative of the loss, step by step, in text, LaTeX, Markdown or JSON.
+"""``deltaprop derive``: derivations as worked solutions, in text, LaTeX, Markdown or JSON.
 
-    deltaprop derive FILE --wrt z3 [--expanded] [--notation nielsen|bishop|exam] [--format text|latex|markdown|json]
-    deltaprop derive --likelihood gaussian|bernoulli|categorical|poisson|exponential [--format …]
+    deltaprop derive GRAPH.toml --wrt z3 [--expanded] [--notation …] [--format …] [--lr K|k]   neuron graphs
+    deltaprop derive LAYERED.toml [--part P] [--notation nielsen|bishop|homework] [--data D.npz]  layered files
+    deltaprop derive --layers 2-3-1 --activation sigmoid --loss quadratic [--part P]              no file at all
+    deltaprop derive --likelihood gaussian|bernoulli|categorical|poisson|exponential              a loss from p(t|y)
+
+A neuron graph is derived at its [sample] (or --x/--t/--data), or in symbols only with --symbolic. ``--lr`` takes a
+number (the updated value) or a symbol such as k or eta (the update written w ← w − k·∂L/∂w).
 """
 
 from __future__ import annotations
 
-import math
+import re
+from typing import TYPE_CHECKING
 
-import sympy as sp
-
-from ..explain import symbolic as S
 from ..errors import DeltapropError
-from ..engine.graph import GraphNetwork
-from .common import add_batch_arguments, dump_json, network_and_batch
+from .common import NO_BATCH, add_batch_arguments, dump_json, network_and_batch
+
+if TYPE_CHECKING:  # SymPy loads only when a derivation runs, so the other commands start fast
+    from ..explain import symbolic as S
 
 FORMATS = ("text", "latex", "markdown", "json")
+NOTATION_CHOICES = ("nielsen", "bishop", "exam", "homework")
+LIKELIHOODS = ("gaussian", "bernoulli", "categorical", "poisson", "exponential")  # explain/likelihood.py
+PARTS = ("all", "formula", "recursion", "linear", "delta", "gradients", "backprop", "batch", "sgd")  # explain/layered_derivation.py
 
 
 def register(sub) -> None:
-    p = sub.add_parser("derive", help="derive ∂L/∂(z, a, w or b) of a neuron graph, or a loss from a likelihood")
-    p.add_argument("file", nargs="?", help="neuron-level network file (TOML) with a [sample]")
-    p.add_argument("--wrt", metavar="NAME", help="z3, a3, b6, w46 (ids of several characters: z_h1, w_h1_o1)")
-    p.add_argument("--expanded", action="store_true", help="also write the δ recursion out in full")
-    p.add_argument("--notation", choices=tuple(S.NOTATIONS), default="nielsen", help="symbols to print with")
+    p = sub.add_parser("derive", help="derivations as worked solutions: a neuron graph's ∂L/∂(z, a, w, b), a layered "
+                                      "network's backprop equations, or a loss from a likelihood")
+    p.add_argument("file", nargs="?", help="network file (TOML): neuron-level ([neurons.ID]) or layered ([[layer]])")
+    p.add_argument("--wrt", metavar="NAME", help="neuron graphs: z3, a3, b6, w46 (longer ids: z_h1, w_h1_o1)")
+    p.add_argument("--expanded", action="store_true", help="text/LaTeX: also write the δ recursion out in full")
+    p.add_argument("--notation", choices=NOTATION_CHOICES, default="nielsen", help="symbols to print with")
     p.add_argument("--format", choices=FORMATS, default="text")
-    p.add_argument("--lr", type=float, metavar="K", help="also give the update w − K ∂L/∂w (for w and b)")
-    p.add_argument("--likelihood", choices=S.LIKELIHOODS, help="derive a loss from a likelihood instead")
+    p.add_argument("--symbolic", action="store_true",
+                   help="neuron graphs: an answer in symbols only, no numbers (no sample needed)")
+    p.add_argument("--lr", metavar="K", help="also give the update w ← w − K ∂L/∂w: a number, or a symbol (k, eta)")
+    p.add_argument("--likelihood", choices=LIKELIHOODS, help="derive a loss from a likelihood instead")
+    p.add_argument("--layers", metavar="2-3-1", help="a layered network given by its sizes, without a file")
+    p.add_argument("--activation", default="sigmoid", help="with --layers: the activation of every layer")
+    p.add_argument("--output", metavar="ACT", help="with --layers: the output layer's activation (default: --activation)")
+    p.add_argument("--loss", default="quadratic", help="with --layers: the loss (a name or a formula in a and t)")
+    p.add_argument("--reduction", choices=("mean", "sum"), default="mean", help="with --layers: batch cost")
+    p.add_argument("--part", choices=PARTS, default="all", help="layered networks: which part of the solution")
     add_batch_arguments(p)
     p.set_defaults(func=run)
 
 
+def learning_rate(text: str | None):
+    """None, a float, or a SymPy symbol for a step written as a letter (k, K, eta, η)."""
+    if text is None:
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        v = None
+    if v is not None:
+        if v != v or v in (float("inf"), float("-inf")):
+            raise DeltapropError(f"--lr must be a finite number or a symbol, got {text!r}")
+        return v
+    name = {"η": "eta", "α": "alpha"}.get(text.strip(), text.strip())
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,11}", name):
+        raise DeltapropError(f"--lr must be a number or a symbol such as k or eta, got {text!r}")
+    import sympy as sp
+
+    return sp.Symbol(name, positive=True)
+
+
 def run(args) -> int:
+    from ..explain import likelihood as L
+    from ..explain import symbolic as S
+
     if args.likelihood:
-        print(likelihood_text(S.likelihood(args.likelihood), args.format))
+        print(likelihood_text(L.likelihood(args.likelihood), args.format))
         return 0
-    if not args.file or not args.wrt:
-        raise DeltapropError("derive needs FILE and --wrt NAME (or --likelihood NAME)")
-    net, X, T = network_and_batch(args)
+    lr = learning_rate(args.lr)
+    if args.layers:
+        if args.file:
+            raise DeltapropError("give either FILE or --layers, not both")
+        return run_layered(args, None)
+    if not args.file:
+        raise DeltapropError("derive needs FILE (a network file), --layers SIZES or --likelihood NAME")
+    from ..files import bundled
+
+    args.file = str(bundled.find(args.file))  # a file, or the name of a bundled example (exam_004)
+    doc = _read(args.file)
+    if "neurons" not in doc:
+        return run_layered(args, doc)
+    from ..engine.graph import GraphNetwork
+
+    if not args.wrt:
+        raise DeltapropError("a neuron graph needs --wrt NAME: z3, a3, b6 or w46 (z_ID, w_I_J for longer ids)")
+    net, X, T = network_and_batch(args, required=False)
     if not isinstance(net, GraphNetwork):
-        raise DeltapropError(f"{args.file}: derive works on neuron-level files ([neurons.ID] tables)")
+        raise DeltapropError(f"{args.file}: not a neuron-level file")
+    if args.symbolic:
+        X = T = None
+    elif X is None:
+        raise DeltapropError(f"{args.file}: {NO_BATCH}; or --symbolic for an answer in symbols only")
     d = S.Deriver(net, X, T)
     r = d.derive(args.wrt)
-    print(render(d, r, args.format, args.notation, args.expanded, args.lr))
+    print(render(d, r, args.format, args.notation, args.expanded, lr))
     return 0
 
 
-def _num(v: float) -> sp.Symbol:
-    s = f"{v:.6g}"
-    return sp.Symbol(f"({s})" if v < 0 else s)
+def _read(path: str) -> dict:
+    from ..explain import symbolic as S
+    from ..files import netfile
+
+    doc = netfile.read_toml(path)
+    neurons = doc.get("neurons")
+    if isinstance(neurons, dict) and len(neurons) > S.MAX_DERIVE_NEURONS:  # before any formula is compiled
+        raise DeltapropError(f"{path}: derivations are for small networks (≤ {S.MAX_DERIVE_NEURONS} neurons); "
+                             f"this one has {len(neurons)}")
+    return doc
 
 
-def numbers(d: S.Deriver, e: sp.Expr) -> sp.Expr:
-    """e with every symbol (and σ′(z)) replaced by its value at the sample, left unevaluated for reading."""
-    sp_vals = {}
-    for f in e.atoms(S.sigma_prime):
-        v = d.values.get(f.args[0].name)
-        if v is not None:
-            s = 1 / (1 + math.exp(-v))
-            sp_vals[f] = _num(s * (1 - s))
-    e = e.xreplace(sp_vals)
-    return e.xreplace({s: _num(d.values[s.name]) for s in e.free_symbols if s.name in d.values})
+def run_layered(args, doc) -> int:
+    from ..data import readers as data
+    from ..engine.layered import Network
+    from ..explain import layered_derivation as LD
+    from ..files import netfile
+
+    if args.wrt:  # one derivative at a sample is a neuron graph's question; a layered file answers for every layer
+        if doc is not None and "sample" not in doc and args.data is None and args.x is None:
+            raise DeltapropError(f"{args.file}: {NO_BATCH}")
+        raise DeltapropError("--wrt is for neuron graphs; a layered derivation gives every layer's equations "
+                             "(choose them with --part)")
+    notation = "homework" if args.notation == "exam" else args.notation
+    X = T = None
+    if doc is None:
+        sizes = LD.parse_layers(args.layers)
+        net = Network(sizes, args.activation, args.loss, output=args.output, reduction=args.reduction)
+        symbolic = args.data is None and args.x is None
+    else:
+        net = netfile.from_dict(doc, source=str(args.file))
+        symbolic = not any("weights" in layer for layer in doc.get("layer", [])) and args.data is None
+        s = netfile.sample(doc, net, str(args.file))
+        if s is not None:
+            X, T = s
+    if args.data:
+        X, T = data.load_xt(args.data)
+    elif args.x is not None or args.t is not None:
+        from .common import floats
+
+        if args.x is None or args.t is None:
+            raise DeltapropError("--x and --t go together")
+        X, T = floats(args.x, "--x"), floats(args.t, "--t")
+    items = LD.LayeredDeriver(net, X, T, notation, symbolic_only=symbolic and X is None).build(args.part)
+    if args.format == "json":
+        print(dump_json({"notation": notation, "part": args.part, "sizes": net.sizes,
+                         "items": [list(i) for i in items]}))
+    else:
+        print(LD.render(items, args.format), end="")
+    return 0
 
 
-def nums(d: S.Deriver, e: sp.Expr) -> str:
-    return sp.latex(numbers(d, e), mul_symbol="dot")
+def render(d: S.Deriver, r: S.Derivation, fmt: str, notation: str, expanded: bool, lr) -> str:
+    from ..explain import worked as Wk
 
-
-def render(d: S.Deriver, r: S.Derivation, fmt: str, notation: str, expanded: bool, lr: float | None) -> str:
-    m = S.renamer(notation, d)
-    L = "L"
-    target = m.get(sp.Symbol(r.wrt, real=True), sp.Symbol(r.wrt))
-    if r.kind == "b":
-        target = sp.Symbol(r.wrt)
-    simplified = r.expression
+    w = Wk.Writer(d, r, notation)
+    worked = w.build(expanded, lr)
     if fmt == "json":
-        e = r.json_expression()
-        out = {"wrt": r.wrt, "expression": sp.sstr(e), "latex": sp.latex(simplified.xreplace(m)),
-               "value": r.value, "expression_value": r.expression_value(), "notation": notation,
-               "recursive": {sp.sstr(s): {"rule": sp.sstr(S.sigma_prime_explicit(rec)), "value": v}
-                             for s, rec, _, v in r.steps},
-               "symbols": {s.name: d.values[s.name] for s in sorted(e.free_symbols, key=lambda s: s.name)}}
-        if r.legend:
-            out["legend"] = r.legend
-        if lr is not None and r.kind in ("w", "b"):
-            out["updated"] = d.values[r.wrt] - lr * r.value
-        return dump_json(out)
-    tex = fmt in ("latex", "markdown")
-    show = (lambda e: S.show(e, m, "latex")) if tex else (lambda e: S.show(e, m, "text").replace("delta", "δ"))
-    dname = (lambda s: sp.latex(s)) if tex else (lambda s: sp.sstr(s).replace("delta", "δ"))
-    lhs = rf"\frac{{\partial {L}}}{{\partial {sp.latex(target)}}}" if tex else f"∂{L}/∂{sp.sstr(target)}"
-    lines: list[str] = []
+        return json_out(d, r, w, notation, lr)
     if fmt == "markdown":
-        lines += [f"### {lhs.join('$$')} at the sample".replace("$$", "$"),
-                  "", f"Notation: {S.NOTATIONS[notation][4]}.", ""]
-        lines += ["**Forward pass at the sample.**", "", "| neuron | z | a |", "|---|---|---|"]
-        for j in d.net.ids:
-            z = d.values.get(d.z[j].name)
-            lines.append(f"| {j} | {'' if z is None else f'{z:.6g}'} | {d.values[d.a[j].name]:.6g} |")
-        lines.append("")
-        for k, ell, act, delta in r.output_steps:
-            zk = d.z[k]
-            lines += [f"**Output neuron {k}.** The loss and the activity:", "",
-                      f"$$ {L} = {show(ell)}, \\qquad {sp.latex(m[d.a[k]])} = {show(act)} $$", "",
-                      f"$$ \\delta_{{{k}}} = \\frac{{\\partial {L}}}{{\\partial {sp.latex(m[zk])}}} = "
-                      f"\\frac{{\\partial {L}}}{{\\partial {sp.latex(m[d.a[k]])}}}"
-                      f"\\frac{{\\partial {sp.latex(m[d.a[k]])}}}{{\\partial {sp.latex(m[zk])}}} = {show(delta)} $$", ""]
-        lines += ["**Backward, neuron by neuron** (δ_j = σ′(z_j) Σ_k w_jk δ_k):", ""]
-        for s, rec, _, v in r.steps:
-            lines.append(f"$$ {dname(s)} = {show(rec)} = {nums(d, rec)} = {v:.6g} $$")
-        lines += ["", "**The chain rule for the target.**", "",
-                  f"$$ {lhs} = {show(r.head)} = {nums(d, r.head)} $$", "",
-                  "**Written out in full and simplified:**", "", f"$$ {lhs} = {show(simplified)} $$", "",
-                  f"**Value at the sample:** $${lhs} = {r.value:.10g}$$".replace("$$", "$")]
-        if lr is not None and r.kind in ("w", "b"):
-            lines += ["", f"**Update with step K = {lr:g}:** ${sp.latex(target)} \\leftarrow {sp.latex(target)} - "
-                      f"K {lhs} = {d.values[r.wrt]:.6g} - {lr:g} \\cdot {r.value:.6g} = "
-                      f"{d.values[r.wrt] - lr * r.value:.10g}$"]
-        return "\n".join(lines)
+        return Wk.markdown(w, worked)
     if fmt == "latex":
-        lines.append(r"\begin{align*}")
-        for s, rec, _, v in r.steps:
-            lines.append(rf"{dname(s)} &= {show(rec)} = {v:.6g} \\")
-        lines.append(rf"{lhs} &= {show(r.head)} \\")
-        if expanded:
-            lines.append(rf"&= {show(simplified)} \\")
-        lines.append(rf"&= {r.value:.10g}")
-        lines.append(r"\end{align*}")
-        return "\n".join(lines)
-    lines.append(f"{lhs} at the sample ({notation}: {S.NOTATIONS[notation][4]})")
-    lines.append("δ form, backward from the outputs:")
-    for s, rec, _, v in r.steps:
-        lines.append(f"  {dname(s)} = {show(rec)}   = {v:.10g}")
-    lines.append(f"{lhs} = {show(r.head)}")
-    if expanded:
-        lines.append(f"expanded and simplified:\n  {lhs} = {show(simplified)}")
-    lines.append(f"value: {r.value:.12g}")
+        return Wk.latex(w, worked)
+    return Wk.text(w, worked, expanded)
+
+
+def json_out(d: S.Deriver, r: S.Derivation, w, notation: str, lr) -> str:
+    import sympy as sp
+
+    from ..explain import symbolic as S
+
+    e = r.json_expression()
+    out = {"wrt": r.wrt, "expression": None if e is None else sp.sstr(e),
+           "latex": None if r.expression is None else sp.latex(r.expression.xreplace(w.m)),
+           "delta_form": sp.sstr(S.explicit(r.head)),
+           "value": r.value, "expression_value": r.expression_value(), "notation": notation,
+           "recursive": {sp.sstr(s): {"rule": sp.sstr(S.explicit(rec)), "value": v} for s, rec, _, v in r.steps},
+           "symbols": {s.name: d.values[s.name] for s in sorted((e if e is not None else r.head).free_symbols,
+                                                                 key=lambda s: s.name) if s.name in d.values},
+           "notes": r.notes}
+    if r.legend:
+        out["legend"] = r.legend
     if lr is not None and r.kind in ("w", "b"):
-        lines.append(f"update: {r.wrt} − {lr:g}·{lhs} = {d.values[r.wrt] - lr * r.value:.12g}")
-    return "\n".join(lines)
+        target = sp.Symbol(r.wrt, real=True)
+        if isinstance(lr, sp.Symbol):
+            out["update"] = sp.sstr(target - lr * (r.json_expression() if e is not None else S.explicit(r.head)))
+            if r.value is not None:
+                out["updated"] = sp.sstr(sp.Float(d.values[r.wrt]) - sp.Float(r.value) * lr)
+        elif r.value is not None:
+            out["updated"] = d.values[r.wrt] - lr * r.value
+    return dump_json(out)
 
 
-def likelihood_text(r: S.LikelihoodDerivation, fmt: str) -> str:
+def likelihood_text(r, fmt: str) -> str:
+    """The worked derivation of a likelihood (explain/likelihood.py) in a format."""
+    import sympy as sp
+
+    from ..explain import likelihood as L
+
     check = "verified by SymPy" if r.verified else "NOT verified by SymPy"
     if fmt == "json":
         return dump_json({"likelihood": r.name, "title": r.title, "loss": sp.sstr(r.loss),
                           "loss_latex": sp.latex(r.loss), "activation": r.activation, "delta": sp.sstr(r.delta),
-                          "delta_latex": sp.latex(r.delta), "steps": r.steps, "verified": r.verified,
-                          "note": r.note, "batch_rules": S.BATCH_RULES})
+                          "delta_latex": sp.latex(r.delta), "steps": r.steps, "text_steps": r.text_steps,
+                          "verified": r.verified,
+                          "note": r.note, "batch_rules": L.BATCH_RULES})
     if fmt in ("markdown", "latex"):
-        eq = (lambda s: f"$$ {s} $$") if fmt == "markdown" else (lambda s: rf"\[ {s} \]")
-        head = f"### {r.title}" if fmt == "markdown" else rf"\subsection*{{{r.title}}}"
-        out = [head, "", "Bishop's notation (seed 003): a the weighted input, y = h(a) the output, t the target.", ""]
-        out += [f"{n}. {eq(s)}" if fmt == "markdown" else eq(s) for n, s in enumerate(r.steps, 1)]
-        out += ["", f"Output activation: `{r.activation}`; δ = ∂E/∂a = {eq(sp.latex(r.delta))} ({check}).", ""]
+        from ..explain.numbers import tex_text
+
+        tex = fmt == "latex"
+        eq = (lambda s: rf"\[ {s} \]") if tex else (lambda s: f"$$ {s} $$")
+        prose = tex_text if tex else (lambda s: s)
+        head = rf"\subsection*{{{tex_text(r.title)}}}" if tex else f"### {r.title}"
+        out = [head, "", prose("Bishop's notation (seed 003): a the weighted input, y = h(a) the output, t the target."),
+               ""]
+        out += [eq(s) if tex else f"{n}. {eq(s)}" for n, s in enumerate(r.steps, 1)]
+        act = f"\\texttt{{{tex_text(r.activation)}}}" if tex else f"`{r.activation}`"
+        out += ["", f"{prose('Output activation: ')}{act}{prose('; δ = ∂E/∂a')} = {eq(sp.latex(r.delta))} "
+                    f"({check}).", ""]
         if r.note:
-            out += [r.note, ""]
-        out += ["For a data set of N samples (exercise l): the weights are shared by every sample, δ is per sample:", ""]
-        out += [eq(s) for s in S.BATCH_RULES]
+            out += [prose(r.note), ""]
+        out += [prose("For a data set of N samples (exercise l): the weights are shared by every sample, δ is per "
+                      "sample:"), ""]
+        out += [eq(s) for s in L.BATCH_RULES]
         return "\n".join(out)
     out = [r.title, "(Bishop: a weighted input, y = h(a) output, t target)"]
-    out += [f"  {n}. {s}" for n, s in enumerate(r.steps, 1)]
-    out += [f"loss E = {sp.sstr(r.loss)}", f"output activation: {r.activation}",
-            f"δ = ∂E/∂a = {sp.sstr(r.delta)}   ({check})"]
+    out += [f"  {n}. {s}" for n, s in enumerate(r.text_steps, 1)]
+    out += [f"loss E = {sp.sstr(r.loss).replace('sigma2', 'σ²')}", f"output activation: {r.activation}",
+            f"δ = ∂E/∂a = {sp.sstr(r.delta).replace('sigma2', 'σ²')}   ({check})"]
     if r.note:
         out.append(f"note: {r.note}")
-    out.append("for N samples (exercise l):")
-    out += [f"  {s}" for s in S.BATCH_RULES]
+    out.append("for N samples (exercise l): the weights are shared by every sample, δ is per sample:")
+    out += [f"  {s}" for s in L.BATCH_RULES_TEXT]
     return "\n".join(out)

@@ -51,7 +51,12 @@ def print_layered(report: dict) -> None:
     from rich.table import Table
 
     console = Console()
-    rule = "δᴸ = a − t (canonical pair)" if report["fused_output_delta"] else "δᴸ = ∇ₐc ⊙ σ′(zᴸ)"
+    if report["fused_output_delta"]:
+        rule = "δᴸ = a − t (canonical pair)"
+    elif report["layers"][-1]["activation"] == "softmax":  # its Jacobian couples the outputs: no ⊙ σ′
+        rule = "δᴸ = Jᵀ ∇ₐc, the softmax Jacobian: δ_j = a_j (∂c/∂a_j − Σ_k a_k ∂c/∂a_k)"
+    else:
+        rule = "δᴸ = ∇ₐc ⊙ σ′(zᴸ)"
     console.print(f"loss ({report['loss_name']}, {report['reduction']} over the batch) = {report['loss']:.10g};  {rule}")
     for l, layer in enumerate(report["layers"], start=1):
         z, a, d = (np.array(layer[k]) for k in ("z", "a", "delta"))
@@ -78,6 +83,12 @@ def _fmt(v) -> str:
     return f"{v:.6g}" if not isinstance(v, list) else "[" + ", ".join(f"{x:.6g}" for x in v) + "]"
 
 
+def _factor(v) -> str:
+    """A number as a factor of a product: negative ones in parentheses (0.5 · (−0.0786), not 0.5 · −0.0786)."""
+    s = _fmt(v)
+    return f"({s})" if s.startswith("-") else s
+
+
 def print_graph(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -94,14 +105,25 @@ def print_graph(report: dict) -> None:
         table.add_row(j, n["activation"], _fmt(n["z"]), _fmt(n["a"]), _fmt(n["sigma_prime"]), _fmt(n["delta"]))
     console.print(table)
     console.print("backward: δ_j = σ′(z_j) (∂L/∂a_j [outputs] + Σ_k w_jk δ_k), last neuron first", markup=False)
+    soft = {j: n for j, n in report["neurons"].items() if n["activation"] == "softmax"}
+    if soft:  # the softmax Jacobian couples its outputs: δ_k = a_k (∂L/∂a_k − Σ_m a_m ∂L/∂a_m)
+        mix = np.sum([np.asarray(n["a"]) * np.asarray(n["dL_da"]) for n in soft.values()], axis=0)
+        names = ", ".join(soft)
+        console.print(f"  softmax over {names}: Σ_m a_m ∂L/∂a_m = {_fmt(mix.tolist())}", markup=False,
+                      highlight=False, soft_wrap=True)
     for j, n in reversed(report["neurons"].items()):
+        if j in soft:
+            console.print(f"  δ{j} = a{j} · (∂L/∂a{j} − Σ_m a_m ∂L/∂a_m) = {_factor(n['a'])} · "
+                          f"({_fmt(n['dL_da'])} − {_factor(mix.tolist())}) = {_fmt(n['delta'])}", markup=False,
+                          highlight=False, soft_wrap=True)
+            continue
         parts = [f"∂L/∂a{j} ({_fmt(n['dL_da'])})"] if n.get("output") else []
-        parts += [f"w{j},{c['to']}·δ{c['to']} ({_fmt(c['w'])}·{_fmt(c['delta'])} = {_fmt(c['term'])})"
+        parts += [f"w{j},{c['to']}·δ{c['to']} ({_factor(c['w'])}·{_factor(c['delta'])} = {_fmt(c['term'])})"
                   for c in n["terms"]]
         received = ([n["dL_da"]] if n.get("output") else []) + [c["term"] for c in n["terms"]]
         inner = np.sum([np.asarray(v) for v in received], axis=0)
-        console.print(f"  δ{j} = σ′(z{j}) · ({' + '.join(parts)}) = {_fmt(n['sigma_prime'])} · "
-                      f"{_fmt(inner.tolist())} = {_fmt(n['delta'])}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"  δ{j} = σ′(z{j}) · ({' + '.join(parts)}) = {_factor(n['sigma_prime'])} · "
+                      f"{_factor(inner.tolist())} = {_fmt(n['delta'])}", markup=False, highlight=False, soft_wrap=True)
     for j, n in report["inputs"].items():
         parts = [f"w{j},{c['to']}·δ{c['to']} ({_fmt(c['term'])})" for c in n["terms"]]
         console.print(f"  ∂L/∂x{j} = {' + '.join(parts)} = {_fmt(n['grad'])}", markup=False, highlight=False, soft_wrap=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from ..checks import DTYPES
@@ -12,7 +14,7 @@ from ..engine.activations import ALIASES as ACTIVATION_ALIASES
 from ..engine.layered import INITS
 from ..engine.losses import ALIASES as LOSS_ALIASES
 from ..engine.losses import LOSSES
-from ..errors import DeltapropError
+from ..errors import DeltapropError, DeltapropWarning
 from ..training.config import settings_from_file
 from ..training.model import format_metric, metric_name
 
@@ -44,6 +46,10 @@ FLAGS = {  # flag → (TrainConfig field, type, help)
     "--early-stopping": ("early_stopping", int, "patience in epochs on the validation loss; 0: off (default 10)"),
     "--dtype": ("dtype", str, "floating-point type of the weights and data (default float64)"),
     "--checkpoint-every": ("checkpoint_every", int, "epochs between checkpoints (default 1)"),
+    "--sep": ("sep", str, "a table's delimiter (default: detected among , ; tab |)"),
+    "--categorical": ("categorical", str, "table columns to one-hot encode, e.g. colour,size (text columns are)"),
+    "--impute": ("impute", str, "missing cells: none (refused), mean, median, most_frequent (default none)"),
+    "--unseen": ("unseen", str, "a category not in the training rows: error or ignore (default error)"),
 }
 
 CHOICES = {  # flags with a fixed set of values: --help lists them, and a typo gets a "did you mean"
@@ -73,6 +79,8 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out (its files are removed first)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress, only the final lines")
+    p.add_argument("--force", action="store_true", default=None,
+                   help="train an output/loss pair that cannot learn the task all the same")
     p.add_argument("--stop-after-epoch", type=int, help=__import__("argparse").SUPPRESS)  # test hook
     p.set_defaults(func=run)
 
@@ -123,8 +131,6 @@ def check_names(args) -> None:
 
 
 def run(args) -> int:
-    from ..training import config, train as tr
-
     quiet = args.quiet
     check_names(args)
     settings = settings_from_file(args.config) if args.config else {}
@@ -132,9 +138,41 @@ def run(args) -> int:
         v = getattr(args, key)
         if v is not None:
             settings[key] = v
+    if args.force:
+        settings["force"] = True
     if "hidden" in settings:
         settings["hidden"] = parse_hidden(settings["hidden"])
+    if isinstance(settings.get("sep"), str):
+        settings["sep"] = settings["sep"].replace("\\t", "\t")  # --sep '\t' as typed in a shell
     reporter = Reporter(quiet)
+    with one_line_warnings():
+        return _train(args, settings, reporter, quiet)
+
+
+@contextlib.contextmanager
+def one_line_warnings():
+    """deltaprop's warnings (a non-canonical output/loss pair, a column mostly missing) as one line on stderr,
+    ``deltaprop: warning: …``, while the command goes on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DeltapropWarning)
+        old = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, DeltapropWarning):
+                print(f"deltaprop: warning: {' '.join(str(message).split())}", file=sys.stderr)
+            else:
+                old(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            warnings.showwarning = old
+
+
+def _train(args, settings, reporter, quiet) -> int:
+    from ..training import train as tr
+
     try:
         if args.resume:
             extra = sorted(set(settings) - {"epochs"})
@@ -145,6 +183,8 @@ def run(args) -> int:
             result = tr.resume(args.resume, progress=reporter, stop_after_epoch=args.stop_after_epoch,
                                epochs=settings.get("epochs"))
         else:
+            from ..training import config
+
             cfg = config.config_from(settings)
             out = Path(args.out) if args.out else default_out(cfg.data)
             reporter.start(cfg, out)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import limits
 from ..checks import first_nonfinite
 from ..errors import DeltapropError
 
@@ -37,6 +38,12 @@ class Dataset:
     target_names: list[str] | None = None
     test: tuple[Array, Array] | None = None
     info: dict = field(default_factory=dict)
+    # Tabular data with categorical columns or missing values (:mod:`.features`): ``frame`` holds the raw
+    # feature columns (a pandas DataFrame: numbers with NaN where missing, categories as text), ``features`` the
+    # encoding's settings. Then ``X`` is that encoding fitted to *all* rows, for a look only: training fits
+    # it again to its training split alone, and the model applies what it learnt there.
+    frame: object | None = None
+    features: object | None = None
 
     @property
     def labels(self) -> Array:
@@ -94,7 +101,8 @@ def one_hot(labels: Array, K: int | None = None) -> Array:
 
 
 def is_integral(y: Array) -> bool:
-    return np.issubdtype(y.dtype, np.integer) or bool(np.all(np.mod(y, 1) == 0))
+    with np.errstate(invalid="ignore"):  # inf has no remainder: not integral
+        return np.issubdtype(y.dtype, np.integer) or bool(np.all(np.mod(y, 1) == 0))
 
 
 def targets_from_column(y: Array, where: str, task: str | None = None):
@@ -124,6 +132,11 @@ def targets_from_column(y: Array, where: str, task: str | None = None):
     if numeric and np.any(np.abs(y) > 2**53):  # beyond this, integer labels are not exact as floats
         raise DeltapropError(f"{where}: class label {y[np.abs(y) > 2**53][0].item()!r} is too large")
     values, labels = np.unique(y.astype(np.int64) if numeric else y, return_inverse=True)
+    if len(values) > limits.MAX_CLASSES:
+        raise DeltapropError(f"{where}: {len(values)} distinct class labels; the limit is "
+                             f"deltaprop.limits.MAX_CLASSES = {limits.MAX_CLASSES} (raise it from Python if "
+                             "this many classes are meant; an ID column is not a target; numbers to predict "
+                             "are --task regression)")
     if len(values) < 2:
         raise DeltapropError(f"{where}: only one class ({values[0].item()!r}); classification needs at least two")
     return one_hot(labels, len(values)), task, [str(v) for v in values]
@@ -142,7 +155,7 @@ def align(ds: Dataset, model, where: str | None = None) -> Array:
     where = where or ds.name
     if ds.task != model.task:
         raise DeltapropError(f"{where}: a {ds.task} data set, but the model does {model.task}")
-    if ds.X.shape[1] != model.net.sizes[0]:
+    if ds.frame is None and model.features is None and ds.X.shape[1] != model.net.sizes[0]:
         raise DeltapropError(f"{where}: {ds.X.shape[1]} input columns, but the model takes {model.net.sizes[0]}")
     if model.task == "regression":
         if ds.T.shape[1] != model.net.sizes[-1]:
@@ -159,17 +172,66 @@ def align(ds: Dataset, model, where: str | None = None) -> Array:
 # --- splits and standardization -----------------------------------------------------------------------------
 
 
-def split(n: int, val: float, test: float, rng: np.random.Generator) -> tuple[Array, Array, Array]:
-    """Index arrays (train, val, test) of a seeded random permutation of range(n)."""
+def split(n: int, val: float, test: float, rng: np.random.Generator,
+          labels: Array | None = None) -> tuple[Array, Array, Array]:
+    """Index arrays (train, val, test) of a seeded random permutation of range(n).
+
+    With ``labels`` (N,) the split is stratified: each part gets each class in the proportion of the whole
+    (largest remainders), so a rare class is not left out of the test set by chance. The parts' sizes are
+    those of the plain split, round(test·n) and round(val·n).
+    """
     for what, frac in (("validation", val), ("test", test)):
         if not 0 <= frac < 1:
             raise DeltapropError(f"{what} split must be a fraction in [0, 1), got {frac}")
-    perm = rng.permutation(n)
     n_test = int(round(test * n))
     n_val = int(round(val * n))
     if n - n_test - n_val < 1:
         raise DeltapropError(f"splits leave no training data ({n} samples, val {val}, test {test})")
-    return perm[n_test + n_val:], perm[n_test:n_test + n_val], perm[:n_test]
+    perm = rng.permutation(n)
+    if labels is None:
+        return perm[n_test + n_val:], perm[n_test:n_test + n_val], perm[:n_test]
+    labels = np.asarray(labels)[perm]
+    classes, counts = np.unique(labels, return_counts=True)
+    q_test = np.minimum(_quota(n_test, counts), counts - 1)  # every class keeps a training sample
+    q_val = np.minimum(_quota(n_val, counts), counts - 1 - q_test)
+    test_idx, val_idx, train_idx = [], [], []
+    for k, c in enumerate(classes):
+        rows = perm[labels == c]  # this class's rows, in the permutation's order
+        test_idx.append(rows[:q_test[k]])
+        val_idx.append(rows[q_test[k]:q_test[k] + q_val[k]])
+        train_idx.append(rows[q_test[k] + q_val[k]:])
+    pos = np.empty(n, np.int64)  # each part in the permutation's order, so its classes come shuffled
+    pos[perm] = np.arange(n)
+    out = []
+    for idx in (train_idx, val_idx, test_idx):
+        idx = np.concatenate(idx)
+        out.append(idx[np.argsort(pos[idx], kind="stable")])
+    return tuple(out)
+
+
+def _quota(size: int, counts: Array) -> Array:
+    """``size`` shared among classes of ``counts`` in proportion, by largest remainders (ties: the lower class)."""
+    exact = size * counts / counts.sum()
+    q = np.floor(exact).astype(np.int64)
+    rest = size - int(q.sum())
+    if rest > 0:
+        q[np.argsort(-(exact - q), kind="stable")[:rest]] += 1
+    return q
+
+
+def fingerprint(X, T) -> str:
+    """sha256 over the dtype, shape and bytes of X, then of T: the identity of a data set, so a run can tell
+    the data it was trained on from a shuffled or edited copy."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in (X, T):
+        a = np.asarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        rows = max(1, 2**22 // max(a[:1].nbytes, 1))  # row blocks in C order: the bytes of the C layout, no copy of all
+        for i in range(0, max(a.shape[0], 1) if a.ndim else 1, rows):
+            h.update(memoryview(np.ascontiguousarray(a[i:i + rows] if a.ndim else a)).cast("B"))
+    return h.hexdigest()
 
 
 def standardizer(X: Array) -> tuple[Array, Array]:
@@ -178,16 +240,3 @@ def standardizer(X: Array) -> tuple[Array, Array]:
     scale = X.std(axis=0)
     scale[scale == 0] = 1.0
     return mean, scale
-
-
-def fingerprint(X: Array, T: Array) -> str:
-    """A fingerprint of a data set: sha256 over the dtype, shape and bytes of X, then of T (hex). Two data sets
-    have the same fingerprint only if their arrays are equal element for element, in the same dtype and order."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for arr in (X, T):
-        a = np.ascontiguousarray(arr)
-        h.update(f"{a.dtype.str}{a.shape};".encode())
-        h.update(memoryview(a).cast("B"))
-    return h.hexdigest()

@@ -30,6 +30,7 @@ MAX_NODES = 300  # syntax-tree nodes: far more than any activation or loss in th
 MAX_DEPTH = 40  # nesting of the tree
 MAX_EXPONENT = 100  # a constant exponent above this is a typo or an attack (9**9**9 would hang SymPy)
 MAX_DIGITS = 400  # a constant power whose result has more decimal digits is refused for the same reason
+MAX_CONSTANT = 1e300  # every constant in a formula, written or computed (99**99*99**99), must be a float
 
 # Symbols are real: then d|z|/dz = sign(z), and log(t/a) stays as written.
 z, a, t = sp.symbols("z a t", real=True)
@@ -95,6 +96,7 @@ def parse(text: str, variables: dict[str, sp.Symbol], what: str = "formula") -> 
     if nodes > MAX_NODES:
         raise DeltapropError(f"{what} is too large ({nodes} syntax nodes; the limit is {MAX_NODES})")
     expr = _Builder(text, variables, what).build(tree.body, 0)
+    _check_constants(expr, text, what)
     if expr.has(sp.I, sp.zoo, sp.oo, -sp.oo, sp.nan):  # sqrt(-1), 1/0, log(0): not a real function
         raise DeltapropError(f"{what} {text!r} is complex, infinite or undefined (e.g. sqrt(-1), 1/0, log(0))")
     return expr
@@ -163,13 +165,48 @@ class _Builder:
         self.refuse(node, "not allowed in a formula")
 
     def power(self, node, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
-        if exponent.is_Number and abs(float(exponent)) > MAX_EXPONENT:
+        if exponent.is_Number and abs(exponent) > MAX_EXPONENT:  # exact comparison: no float of a huge int
             self.refuse(node, f"exponent larger than {MAX_EXPONENT}")
         if base.is_Number and exponent.is_Number and base != 0:
-            digits = abs(float(exponent)) * math.log10(max(abs(float(base)), 1e-300))
+            digits = abs(float(exponent)) * max(_log10(base), -300.0)
             if abs(digits) > MAX_DIGITS:
                 self.refuse(node, "the constant power is too large")
         return base**exponent
+
+
+def _log10(x: sp.Number) -> float:
+    """log10 |x| of a SymPy number of any size (math.log10 takes Python ints of any length)."""
+    if x.is_Integer:
+        return math.log10(abs(int(x)))
+    if x.is_Rational:
+        return math.log10(abs(int(x.p))) - math.log10(abs(int(x.q)))
+    return float(sp.log(abs(x), 10).evalf(15))
+
+
+def _check_constants(expr: sp.Expr, text: str, what: str) -> None:
+    """Refuse a constant (written, or a sub-expression without variables such as 99**99*99**99 or pi**pi**pi**pi)
+    that no float can hold: NumPy would overflow or raise deep inside the compiled function."""
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if e.free_symbols:
+            stack.extend(e.args)
+            continue
+        if e.is_Number and not e.is_Float and not e.is_Rational:
+            continue
+        try:
+            v = e.evalf(15) if not e.is_Rational else e
+            big = bool(v.is_Number and not v.is_zero and _log10(v) > math.log10(MAX_CONSTANT))
+        except (ValueError, TypeError, OverflowError, ArithmeticError):
+            big = True
+        if big:
+            raise DeltapropError(f"{what} {text!r}: the constant {_short(e)} is too large to compute with "
+                                 f"(|value| > {MAX_CONSTANT:g})")
+
+
+def _short(e: sp.Expr) -> str:
+    s = sp.sstr(e)
+    return s if len(s) <= 40 else s[:18] + "…" + s[-18:]
 
 
 # --- compiling to NumPy -----------------------------------------------------------------------------------------

@@ -133,9 +133,9 @@ class GraphNetwork:
                 except DeltapropError as e:
                     raise DeltapropError(f"{source}: neuron {name!r}: {e}") from None
             g = cache[key]
-            if not g.elementwise:
+            if not g.elementwise and g.name != "softmax":
                 raise DeltapropError(f"{source}: neuron {name!r}: {g.name} couples several neurons; "
-                                     "a neuron graph needs an element-wise activation (use the layered form)")
+                                     "a neuron graph needs an element-wise activation or softmax on its outputs")
             act_objs.append(g)
         group_key = {g.name: k for k, g in enumerate(dict.fromkeys(act_objs))}
 
@@ -173,6 +173,25 @@ class GraphNetwork:
             raise DeltapropError(f"{source}: an input cannot be an output")
         self.outputs = outputs
         self.out_pos = np.array([self.index[o] for o in outputs])
+        # softmax: one vector-valued activation shared by every output that has it; those outputs feed nothing
+        # (their activity is the group's, known only once every member's z is)
+        self.softmax_pos = np.array([p for p in self.out_pos if not self.activations[p - n_in].elementwise],
+                                    dtype=np.int64)
+        for p in range(n_in, n):
+            if not self.activations[p - n_in].elementwise and p not in self.softmax_pos:
+                raise DeltapropError(f"{source}: neuron {self.ids[p]!r}: softmax couples several neurons, so it is "
+                                     "for output neurons only (the outputs with it share one softmax); use an "
+                                     "element-wise activation here")
+        if len(self.softmax_pos) == 1:
+            raise DeltapropError(f"{source}: neuron {self.ids[self.softmax_pos[0]]!r}: softmax couples several "
+                                 "neurons, and this is the only output with it (a softmax of one is always 1); "
+                                 "give it to two outputs or more")
+        feeding = set(self.src.tolist())
+        for p in self.softmax_pos.tolist():
+            if p in feeding:
+                raise DeltapropError(f"{source}: softmax output {self.ids[p]!r} feeds another neuron; softmax "
+                                     "couples several neurons (each output's activity depends on every output of "
+                                     "its group), so a softmax output may feed none")
         self.loss = loss_mod.get(loss, **(loss_params or {}))
         self.reduction = checks.reduction(reduction, source)
         self._build_levels()
@@ -279,7 +298,11 @@ class GraphNetwork:
             z[...] = self._weights(lv) @ A[lv.lo:lv.hi]  # (n_level, n_src) @ (n_src, N)
             z += self.b[lv.start - n_in:lv.stop - n_in, None]
             for g, k0, k1 in lv.groups:
-                g.f(Z[k0:k1], out=A[k0:k1])
+                if g.elementwise:
+                    g.f(Z[k0:k1], out=A[k0:k1])
+        if len(self.softmax_pos):  # a_k = e^{z_k} / Σ_m e^{z_m} over the softmax outputs, once all their z are in
+            sm = self.activations[self.softmax_pos[0] - n_in]
+            A[self.softmax_pos] = sm.f(Z[self.softmax_pos].T).T
         return GraphTrace(X, Z, A)
 
     def predict(self, X) -> Array:
@@ -310,18 +333,24 @@ class GraphNetwork:
         fused = self.fused
         if not fused:
             np.add.at(delta, self.out_pos, self.loss.grad(a_out, T).T)  # ∂c/∂a of the outputs
+        soft = self.softmax_pos
+        if len(soft) and not fused:  # the softmax Jacobian: δ_k = a_k (g_k − Σ_m a_m g_m), g = ∂c/∂a (they feed none)
+            delta[soft] = act_mod.softmax_delta(A[soft].T, delta[soft].T).T
         gw = np.empty_like(self.w, dtype=delta.dtype)
         gb = np.empty_like(self.b, dtype=delta.dtype)
         for lv in reversed(self.levels):
             d = delta[lv.start:lv.stop]  # holds ∂c/∂a_j = Σ_k w_jk δ_k (+ ∂c/∂a_j of an output)
             for g, k0, k1 in lv.groups:
                 g.df(Z[k0:k1], A[k0:k1], out=sigma_prime[k0:k1])
-            d *= sigma_prime[lv.start:lv.stop]  # δ_j = σ′(z_j) ∂c/∂a_j
+                if g.elementwise:  # softmax rows already hold δ (their Jacobian, above); σ′ there is its diagonal
+                    delta[k0:k1] *= sigma_prime[k0:k1]  # δ_j = σ′(z_j) ∂c/∂a_j
             if fused:  # canonical output/loss pair: δ = a − t, added where the outputs lie in this level
                 here = (self.out_pos >= lv.start) & (self.out_pos < lv.stop)
                 for col in np.flatnonzero(here):
                     p = self.out_pos[col]
                     delta[p] += A[p] - T[:, col]
+                    if len(soft):  # softmax + cross-entropy is a Σ_k t_k − t: a − t when each row of t sums to 1
+                        delta[p] += A[p] * (T.sum(axis=1) - 1)
             W = self._weights(lv)
             a_src = A[lv.lo:lv.hi]
             if lv.dense:

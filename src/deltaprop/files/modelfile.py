@@ -50,11 +50,15 @@ def network_arrays(net: Network, prefix: str = "") -> dict[str, Array]:
 
 def save(path: str | Path, net: Network, task: str, x_mean: Array, x_scale: Array, t_mean: Array | None = None,
          t_scale: Array | None = None, classes: list[str] | None = None, feature_names: list[str] | None = None,
-         target_names: list[str] | None = None, info: dict | None = None, owner: str | None = None) -> None:
-    """Write a model file atomically: the network's W, b, the input (and for regression target) scaling, meta.
+         target_names: list[str] | None = None, info: dict | None = None, features: dict | None = None,
+         owner: str | None = None) -> None:
+    """Write a model file atomically: the network's W, b, the input (and for regression target) scaling, meta
+    (with ``features``, the plain-data feature encoding of :mod:`deltaprop.data.features`, when there is one).
     ``owner`` names the temporary file (a run's id)."""
     meta = {"format": FORMAT, "version": VERSION, "network": network_meta(net), "task": task,
             "classes": classes, "feature_names": feature_names, "target_names": target_names, "info": info or {}}
+    if features is not None:
+        meta["features"] = features
     arrays = network_arrays(net)
     arrays.update(x_mean=x_mean, x_scale=x_scale, meta=json_bytes(meta))
     if task == "regression":
@@ -199,12 +203,14 @@ def from_arrays(arrays: dict[str, Array], meta: dict, path) -> dict:
     fields.update(classes=classes, feature_names=_names(meta.get("feature_names"), n_in, "feature_names", path),
                   target_names=_names(meta.get("target_names"), None, "target_names", path),
                   info=_info(meta.get("info") or {}, path))
+    if meta.get("features") is not None:  # checked by deltaprop.data.features.Features.from_dict
+        fields["features"] = meta["features"]
     return fields
 
 
 # what `evaluate --split` reads back from a model's info to re-make its split: checked like any other input
 INFO_TYPES = {"data": str, "target": str, "seed": int, "noise": float, "val_split": float, "test_split": float,
-              "epochs_planned": int}
+              "epochs_planned": int, "fingerprint": str, "n_rows": int, "sep": str, "impute": str}
 
 
 def _info(info, path) -> dict:

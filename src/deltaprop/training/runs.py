@@ -51,11 +51,12 @@ CONFIG = "config.toml"
 METRICS_LINES = "metrics.jsonl"
 CHECKPOINT_FORMAT = "deltaprop-checkpoint"
 RUN = "run.json"
+SPLIT = "split.npz"  # the row indices of each part and the data's fingerprint
 RUN_FORMAT = "deltaprop-run"
 LOCK = ".deltaprop.lock"
 # the run's files, in the order --overwrite removes them: the checkpoint first (so that no interrupted clearing
 # leaves a checkpoint behind without the rest of its run), the identity last
-RUN_FILES = (CHECKPOINT, "model.npz", "metrics.json", "curves.png", METRICS_LINES, CONFIG, RUN)
+RUN_FILES = (CHECKPOINT, "model.npz", SPLIT, "metrics.json", "curves.png", METRICS_LINES, CONFIG, RUN)
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -402,20 +403,46 @@ def append_metrics(out: Path, record: dict) -> None:
         raise DeltapropError(f"{out / METRICS_LINES}: cannot append ({e.strerror}); is it a symlink?") from None
 
 
+
+def save_split(out: Path, split: dict, fingerprint: str, owner: str | None = None) -> None:
+    """``split.npz``: the row indices of each part and the data's fingerprint (sha256), so that
+    ``evaluate --split test`` takes exactly the held-out rows, and only of the same data."""
+    arrays = {k: np.asarray(v, dtype=np.int64) for k, v in split.items()}
+    arrays["meta"] = modelfile.json_bytes({"fingerprint": fingerprint})
+    safefile.save_npz(out / SPLIT, arrays, owner)
+
+
+def load_split(out: Path) -> tuple[dict, str]:
+    """(indices per part, fingerprint) from a run directory's split.npz, checked."""
+    path = Path(out) / SPLIT
+    if not path.exists():
+        raise DeltapropError(f"{out}: no {SPLIT} beside the model; --split needs the run directory the model "
+                             "was trained in")
+    arrays = safefile.read_npz(path, "split", limits.MODEL_FILE_BYTES,
+                               manifest=lambda name: name in ("train", "val", "test", "meta"))
+    meta = modelfile.read_meta(arrays, path)
+    fp = meta.get("fingerprint")
+    parts = {k: arrays.get(k) for k in ("train", "val", "test")}
+    if not isinstance(fp, str) or any(v is None or v.ndim != 1 or v.dtype.kind not in "iu" or (v < 0).any()
+                                      for v in parts.values()):
+        raise DeltapropError(f"{path}: damaged split file")
+    return parts, fp
+
+
 def finish(out: Path, model, metrics: dict, history: list[dict], prep, owner: str | None = None) -> None:
-    """The end of a run: ``model.npz``, ``metrics.json`` and, where matplotlib is installed, ``curves.png``;
-    each written atomically through a temporary file of the run's own (a symlink planted at any of these
-    names is replaced, never followed)."""
+    """The end of a run: ``model.npz``, ``split.npz``, ``metrics.json`` and, where matplotlib is installed,
+    ``curves.png``; each written atomically through a temporary file of the run's own (a symlink planted at any
+    of these names is replaced, never followed)."""
     import io
 
-    modelfile.save(out / "model.npz", model.net, model.task, model.x_mean, model.x_scale, model.t_mean,
-                   model.t_scale, model.classes, model.feature_names, model.target_names, model.info, owner=owner)
+    model.save(out / "model.npz", owner=owner)
+    save_split(out, prep.split, prep.fingerprint, owner)
     safefile.write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False) + "\n", owner)
     try:
         from ..view import plots
 
         png = io.BytesIO()
-        plots.run_figure(png, history, model, prep)
+        plots.run_figure(png, history, model, prep, metrics)
         safefile.write_bytes_atomic(out / "curves.png", png.getvalue(), owner)
     except ImportError:  # matplotlib missing: the run itself is complete without its figure
         pass

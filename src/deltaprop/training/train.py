@@ -36,7 +36,7 @@ from ..engine import kernels
 from ..engine.layered import Network
 from ..errors import DeltapropError, DeltapropTypeError
 from . import optim, runs
-from .config import TrainConfig, config_from, resolve, settle, streams
+from .config import TrainConfig, check_pair, config_from, resolve, settle, streams
 from .model import Model, Prepared, evaluate, metric_name, prepare
 
 Array = np.ndarray
@@ -56,6 +56,7 @@ class Run:
     config: TrainConfig
     out: Path | None = None
     stopped_after: int | None = None  # set when the run stopped early on purpose (a test hook), not finished
+    split: dict | None = None  # row indices of the data set in each part: "train", "val", "test"
 
 
 class _Interrupts:
@@ -189,10 +190,12 @@ def fit(
     ds, name = dataset_from(data, task)
     cfg = settle(config, name, settings)
     if ds is None:
-        ds = data_mod.load(cfg.data, target=cfg.target, task=cfg.task, seed=cfg.seed, noise=cfg.noise)
+        ds = data_mod.load(cfg.data, target=cfg.target, task=cfg.task, seed=cfg.seed, noise=cfg.noise,
+                           sep=cfg.sep, categorical=cfg.categorical, impute=cfg.impute, unseen=cfg.unseen)
     data_mod.check_dataset(ds)
     loss_mod.get(resolve(cfg, ds.task)["loss"]).check_targets(ds.T, ds.info.get("source", ds.name),
                                                                ds.info.get("first_row", 1))
+    check_pair(resolve(cfg, ds.task), ds.task, ds.T.shape[1], cfg.force)
     prep = prepare(ds, cfg)
     if cfg.early_stopping and prep.val is None:
         cfg.early_stopping = 0  # nothing to watch: early stopping needs a validation split
@@ -224,7 +227,7 @@ def _train(cfg: TrainConfig, prep: Prepared, net: Network, opt, state: runs.Loop
     model = prep.model
     model.net = net
     model.info.update(epochs_planned=cfg.epochs, seed=cfg.seed, val_split=cfg.val_split,
-                      test_split=cfg.test_split, noise=cfg.noise, target=cfg.target)
+                      test_split=cfg.test_split, noise=cfg.noise, target=cfg.target, sep=cfg.sep, impute=cfg.impute)
     sched = optim.schedule(cfg.schedule, epochs=cfg.epochs, step_size=cfg.step_size, gamma=cfg.gamma)
 
     t0 = time.perf_counter()
@@ -248,7 +251,7 @@ def _train(cfg: TrainConfig, prep: Prepared, net: Network, opt, state: runs.Loop
     metrics = final_metrics(model, prep, state, time.perf_counter() - t0)
     if out is not None:
         runs.finish(out, model, metrics, state.history, prep, identity.id if identity is not None else None)
-    return Run(model, metrics, state.history, cfg, out)
+    return Run(model, metrics, state.history, cfg, out, split=prep.split)
 
 
 def build(cfg: TrainConfig, prep: Prepared) -> Network:
@@ -337,7 +340,7 @@ def _end_epoch(net, state: runs.LoopState, cfg: TrainConfig, prep: Prepared, mod
     record = {"epoch": state.epoch + 1, "train_loss": train_loss, "lr": cfg.lr * factor}
     if prep.val is not None:
         try:
-            m = evaluate(model, *prep.raw["val"])
+            m = evaluate(model, *prep.raw["val"], detail=False)
         except DeltapropError as e:  # the weights overflowed on the validation inputs
             raise DeltapropError(f"training diverged in epoch {state.epoch + 1}: {e}; try a smaller learning "
                                  f"rate (--lr {cfg.lr / 10:g})") from None

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from ...errors import DeltapropError
 from . import data2d
-from .state import InspectState, TrainSession, clean, one_line, timed_epochs
+from .session import TrainSession, timed_epochs
+from .state import InspectState, clean, one_line
 
 MAX_BODY_BYTES = 17 * 2**20  # a network file's limit (16 MiB) and its JSON wrapping
 FRAME_BUDGET_S = 0.02  # training time between view updates: at most ~50 updates per second
