@@ -139,7 +139,9 @@ class _DeltapropEstimator(TransformerMixin, BaseEstimator):
         # the split as dp.fit makes it (the training rows in the order of the split's permutation), so that
         # random_state=k gives dp.fit(seed=k)'s weights
         N = X.shape[0]
-        i_tr, i_va, _ = data_mod.split(N, self.validation_fraction if self.early_stopping else 0.0, 0.0, split_rng)
+        labels = np.argmax(T, axis=1) if self._task == "classification" else None  # stratified, as dp.fit
+        i_tr, i_va, _ = data_mod.split(N, self.validation_fraction if self.early_stopping else 0.0, 0.0, split_rng,
+                                       labels=labels)
         val = None
         if self.early_stopping:
             if len(i_va) < 1:
