@@ -221,6 +221,10 @@ def test_toml_export_reads_back_exactly_and_gradchecks(tmp_path):
     r = cli("gradcheck", path, "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["ok"]
+    x = model.inputs(X[:1])[0]
+    r = cli("derive", path, "--x", ",".join(map(repr, x.tolist())), "--t", "0.5,-1")  # the layered derivation
+    assert r.returncode == 0, r.stderr
+    assert "δ" in r.stdout
 
 
 def test_toml_trace_is_the_network_on_standardized_inputs(tmp_path):
