@@ -1,12 +1,14 @@
 """The long fuzzing run: the targets of fuzz/targets.py on mutated valid inputs, hundreds of thousands of cases.
 
-    PYTHONPATH=src python fuzz/run.py --cases 300000 --seconds 1800 --seed 0
+    PYTHONPATH=src python fuzz/run.py --cases 1000000 --seconds 3600 --seed 0
 
 Deterministic for a seed (one random.Random drives every mutation). Each case is a valid seed input (a model
-file, a checkpoint, a CSV, an IDX file, a network file) with bytes flipped, inserted, deleted or cut, or
+file, a checkpoint, a CSV, an IDX file, an .npz data file, a network file, a config file, a --limit value, a
+trace or gradcheck command line run in-process) with bytes flipped, inserted, deleted or cut, or
 pieces of another spliced in. A target must return or raise DeltapropError; anything else is a failure, printed
 and saved under fuzz/crashes/ so that it can be replayed. Prints the cases run per target and exits 1 on any
-failure. Targets run in turn.
+failure. Targets run in turn. A case slower than ``--case-seconds`` (default 5) is a failure too: every
+reader and command checks its budget before the work, so none may hang.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import targets  # noqa: E402
 
 TOKENS = [b",", b"\n", b"\r\n", b'"', b"nan", b"inf", b"-", b"1e400", b"0", b"1", b"\x00", b"\xff", b"[", b"{",
-          b"=", b"[[layer]]", b"size = ", b"activation = ", b"weights = ", b"9" * 12]
+          b"=", b"[[layer]]", b"size = ", b"activation = ", b"weights = ", b"9" * 12,
+          b"a." * 40, b"[" * 70, b"{a=" * 70, b"size = 100000", b"size = 1000000", b"=1,", b"memory=", b"2GiB",
+          b"--limit", b"trace_values=", b"1e99"]
 
 
 def mutate(rng: random.Random, data: bytes, corpus: list[bytes]) -> bytes:
@@ -59,7 +63,30 @@ def seeds() -> dict[str, tuple[callable, list[bytes]]]:
         "netfile": (lambda b: targets.netfile_text(b.decode("utf-8", "replace")), netfiles),
         "formula": (lambda b: targets.formula_text(b.decode("utf-8", "replace")),
                     [f.encode() for f in targets.SAMPLE_FORMULAS]),
+        "trace": (lambda b: targets.trace_text(b.decode("utf-8", "replace")), netfiles),
+        "config": (lambda b: targets.config_text(b.decode("utf-8", "replace")), CONFIGS),
+        "limits": (lambda b: targets.limits_text(b.decode("utf-8", "replace")), LIMITS),
+        "npz": (targets.npz_data_bytes, targets.SAMPLE_NPZ),
+        "cli": (cli_case, [b" ".join(a) for a in CLI_ARGS]),
     }
+
+
+CONFIGS = [b'data = "xor"\nhidden = [8, 8]\nepochs = 3\nlr = 0.01\n', b'batch-size = 16\noptimizer = "adam"\nseed = 1\n']
+LIMITS = [b"memory=2GiB", b"trace_values=1000,toml_depth=10", b"idx_elements=100,memory=1e9"]
+_EX = str(Path(__file__).parent.parent / "examples")
+CLI_ARGS = [[b"trace", f"{_EX}/exam_004.toml".encode(), b"--json"],
+            [b"trace", f"{_EX}/layered_2-3-2.toml".encode(), b"--lr", b"0.1"],
+            [b"--limit", b"trace_values=10", b"trace", f"{_EX}/chain_001.toml".encode()],
+            [b"gradcheck", f"{_EX}/skip_graph.toml".encode(), b"--samples", b"2"],
+            [b"trace", f"{_EX}/layered_003.toml".encode(), b"--x", b"0.5,0.1", b"--t", b"1"]]
+
+
+def cli_case(data: bytes) -> None:
+    """Mutated command lines (split on spaces) for trace and gradcheck, in-process."""
+    args = data.decode("utf-8", "replace").replace("\x00", "").split(" ")
+    if args and args[0] in ("train", "derive", "evaluate", "predict"):  # writes files, or is SymPy's: elsewhere
+        return
+    targets.cli_args([a for a in args if a])
 
 
 def main() -> int:
@@ -68,6 +95,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=3600, help="stop after this long even if cases remain")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", help="comma-separated targets (default: all)")
+    ap.add_argument("--case-seconds", type=float, default=5.0, help="a case slower than this is a failure")
     args = ap.parse_args()
     table = seeds()
     names = args.only.split(",") if args.only else list(table)
@@ -84,8 +112,12 @@ def main() -> int:
         fn, seeds_ = table[name]
         data = mutate(rng, rng.choice(seeds_), corpus)
         counts[name] += 1
+        t_case = time.perf_counter()
         try:
             fn(data)
+            slow = time.perf_counter() - t_case
+            if slow > args.case_seconds:
+                raise AssertionError(f"case took {slow:.1f} s (budgets should refuse before {args.case_seconds:g} s)")
         except Exception:  # DeltapropError is caught inside the targets: anything reaching here is a bug
             failures += 1
             crashes.mkdir(exist_ok=True)

@@ -12,10 +12,12 @@ from deltaprop.errors import DeltapropError
 
 
 def netfile_text(text: str) -> None:
-    """A network file's text, through the TOML reader and the builder."""
+    """A network file's text, through the bounded TOML reader (budget pre-scan, then tomllib) and the builder."""
+    from deltaprop.files import safe
+
     try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+        doc = safe.parse_toml(text, "<fuzz>")
+    except DeltapropError:
         return
     netfile_doc(doc)
 
@@ -179,3 +181,73 @@ def sample_idx_bytes(shape=(3, 2, 2), code: int = 0x08) -> bytes:
 
 
 SAMPLE_CSV = "x1,x2,label\n0.5,1,a\n-1,2.5,b\n3,1e-3,a\n"
+
+
+# --- issue 17: every reader and command within its budget ---------------------------------------------------------
+
+
+def trace_text(text: str) -> None:
+    """A network file's text → the network and its [sample] → the trace report (budgets checked first) and the
+    sizes of the tables the CLI would print."""
+    from deltaprop.cli.trace import table_cells
+    from deltaprop.explain import trace
+    from deltaprop.files import safe
+
+    try:
+        doc = safe.parse_toml(text, "<fuzz>")
+        net = netfile.from_dict(doc, source="<fuzz>")
+        sample = netfile.sample(doc, net, "<fuzz>")
+        if sample is None:
+            return
+        with np.errstate(all="ignore"):
+            report = trace.report(net, sample.X, sample.T, 0.1, source="<fuzz>")
+        table_cells(report)
+    except DeltapropError:
+        pass
+
+
+def config_text(text: str) -> None:
+    """A --config file's text → settings → a checked TrainConfig (nothing trained)."""
+    from deltaprop.training import config
+
+    try:
+        config.config_from(config.settings_from_file(_file("config.toml", text.encode("utf-8", "surrogatepass"))))
+    except DeltapropError:
+        pass
+
+
+def limits_text(text: str) -> None:
+    """A --limit / DELTAPROP_LIMITS value: parsed into budgets or refused."""
+    try:
+        out = limits.parse_settings(text, "--limit")
+    except DeltapropError:
+        return
+    assert all(k in limits.BUDGETS and 1 <= v <= 2**62 for k, v in out.items())
+
+
+def npz_data_bytes(content: bytes) -> None:
+    """Any bytes as an .npz data file (X with T or y)."""
+    try:
+        ds = data_mod.npz_dataset(_file("data.npz", content))
+    except DeltapropError:
+        return
+    check_dataset(ds)
+
+
+SAMPLE_NPZ = [npz_bytes({"X": np.arange(6.0).reshape(3, 2), "y": np.array([0, 1, 0])}),
+              npz_bytes({"X": np.arange(6.0).reshape(3, 2), "T": np.eye(2)[[0, 1, 1]]})]
+
+
+def cli_args(args: list[str]) -> None:
+    """A command line for the read-only commands (trace, gradcheck), run in-process: status 0, 1 (a failed
+    check) or 2, and at most one line on stderr."""
+    import contextlib
+
+    from deltaprop.cli import main
+
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(args)
+    lines = err.getvalue().strip().splitlines()
+    assert code in (0, 1, 2), (args, code)
+    assert len(lines) <= 1 and "Traceback" not in err.getvalue(), (args, err.getvalue()[:500])

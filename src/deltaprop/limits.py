@@ -2,12 +2,16 @@
 network may be and how large a file may grow.
 
 A limit refuses what is a typo (``--hidden 100000000``) or hostile (a file declaring a billion units) before
-anything is allocated. Later work extends this module into budgets (time, memory); nothing here imports
-anything of deltaprop's but the error type. A limit is a module attribute: raise one from Python
-(``deltaprop.limits.MAX_CLASSES = 5000``) when a larger input is meant.
+anything is allocated. The budgets below (:data:`BUDGETS`) bound the time and memory of every reader and command;
+each can be raised by the user (``--limit NAME=VALUE``, or DELTAPROP_LIMITS), and a refusal says how. The other
+limits are module attributes: raise one from Python (``deltaprop.limits.MAX_CLASSES = 5000``) when a larger input
+is meant. Nothing here imports anything of deltaprop's but the error type.
 """
 
 from __future__ import annotations
+
+import os
+from dataclasses import dataclass
 
 from .errors import DeltapropError
 
@@ -43,6 +47,131 @@ def network_sizes(sizes, where: str) -> list[int]:
         raise DeltapropError(f"{where}: a network of sizes {sizes} has {n_params} parameters; "
                              f"the limit is {MAX_PARAMS}")
     return sizes
+
+
+# --- budgets: every reader and every command checks the work it is about to do against one of these --------------
+# A budget has a name, a default and a way to raise it: ``deltaprop --limit NAME=VALUE …`` or the environment
+# variable DELTAPROP_LIMITS="NAME=VALUE,NAME=VALUE" (the flag wins). The defaults are chosen so that any input
+# within them is read, checked and refused or started in seconds and under 1 GB on a 2-core machine; a refusal
+# names the budget and how to raise it (:func:`refuse`).
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    default: int
+    what: str
+    unit: str = ""  # "bytes": the value may be written 512MiB, 2GiB, 1e9
+
+
+BUDGETS: dict[str, Budget] = {b.name: b for b in (
+    Budget("memory", 2**30, "memory a command plans to allocate, estimated from sizes before the work", "bytes"),
+    Budget("toml_depth", 64, "nesting depth of a TOML file: dotted key parts, table headers, arrays, inline tables"),
+    Budget("toml_items", 150_000, "keys, values and tables of a TOML file, counted before it is parsed "
+                                  "(Python's TOML parser reads 35 000–100 000 a second on a busy core)"),
+    Budget("trace_values", 200_000, "numbers a trace reports: samples × neurons (z, a, δ) plus weights"),
+    Budget("table_cells", 20_000, "cells of the tables `trace` prints (more: use --json)"),
+    Budget("graph_neurons", 20_000, "neurons of a neuron-level network (the graph engine runs one level at a time "
+                                    "in Python)"),
+    Budget("gradcheck_work", 5_000_000_000, "gradcheck's work: parameters × samples × (neurons + weights), two passes "
+                                         "per parameter"),
+    Budget("idx_elements", IDX_ELEMENTS, "numbers an IDX file may declare"),
+)}
+
+_BYTE_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
+               "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}
+_overrides: dict[str, int] = {}  # set by the --limit flag (set_limits)
+ENV = "DELTAPROP_LIMITS"
+
+
+def parse_value(name: str, text: str, where: str) -> int:
+    """The integer value of budget ``name`` written as ``text`` (bytes may carry a unit: 512MiB, 2GiB, 3e9)."""
+    import re
+
+    b = BUDGETS[name]
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)\s*([a-z]*)\s*", text.lower())
+    unit = m.group(2) if m else None
+    if m is None or unit not in (_BYTE_UNITS if b.unit == "bytes" else ("",)):
+        form = "a number of bytes such as 2GiB, 512MiB or 3e9" if b.unit == "bytes" else "a whole number"
+        raise DeltapropError(f"{where}: limit {name}={text!r} must be {form}")
+    value = float(m.group(1)) * _BYTE_UNITS[unit]
+    if not 1 <= value <= 2**62:
+        raise DeltapropError(f"{where}: limit {name}={text!r} must be between 1 and 2**62")
+    return int(value)
+
+
+def parse_settings(text: str, where: str) -> dict[str, int]:
+    """``"memory=2GiB,trace_values=10**6"``-style text (comma-separated NAME=VALUE) → {name: value}."""
+    out = {}
+    for part in (p for p in text.split(",") if p.strip()):
+        name, eq, value = part.partition("=")
+        name = name.strip()
+        if not eq or name not in BUDGETS:
+            raise DeltapropError(f"{where}: {part.strip()!r} is not NAME=VALUE with NAME one of "
+                                 f"{', '.join(BUDGETS)}")
+        out[name] = parse_value(name, value, where)
+    return out
+
+
+def set_limits(values: dict[str, int]) -> None:
+    """Raise (or lower) budgets for this process, as ``--limit`` does; ``{}`` restores the defaults and the
+    environment's."""
+    _overrides.clear()
+    _overrides.update(values)
+
+
+def value(name: str) -> int:
+    """The budget in force: ``--limit`` (set_limits), else DELTAPROP_LIMITS, else the default."""
+    if name in _overrides:
+        return _overrides[name]
+    env = os.environ.get(ENV)
+    if env:
+        from_env = parse_settings(env, f"environment variable {ENV}")
+        if name in from_env:
+            return from_env[name]
+    return BUDGETS[name].default
+
+
+def _show(name: str, v: int) -> str:
+    if BUDGETS[name].unit == "bytes":
+        for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+            if v >= size:
+                return f"{v / size:.3g} {unit}"
+        return f"{v} bytes"
+    return f"{v:,}"
+
+
+def refuse(name: str, where: str, amount: int, what: str) -> DeltapropError:
+    """The error for ``amount`` over budget ``name``: it names the budget, its value and how to raise it."""
+    limit = value(name)
+    return DeltapropError(f"{where}: {what} is too large: {_show(name, amount)}, over the {name} limit of {_show(name, limit)} "
+                          f"(raise it with --limit {name}=N or {ENV}={name}=N)")
+
+
+def check(name: str, amount: int, where: str, what: str) -> None:
+    """Refuse ``amount`` (of the work measured by budget ``name``) if it is over the budget."""
+    if amount > value(name):
+        raise refuse(name, where, amount, what)
+
+
+# --- memory estimates ------------------------------------------------------------------------------------------
+# What a command will hold at its peak, in bytes of float64, from the sizes alone (nothing is allocated first).
+# Measured against ru_maxrss in fuzz/stress.py; the factors are rounded up.
+
+FLOAT = 8
+
+
+def training_bytes(sizes: list[int], batch: int, n_samples: int, optimizer_slots: int = 2) -> int:
+    """Training's peak: parameters × (weights, gradients, optimizer slots, best weights, the checkpoint being
+    written) + a batch's z, a, δ and scratch per unit (4 arrays of batch × Σ n_l) + the data twice (the file's
+    arrays and the standardized splits) + the widest layer's activations over all samples (the metrics)."""
+    params = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+    return FLOAT * (params * (4 + optimizer_slots) + 4 * batch * sum(sizes) + 2 * n_samples * (sizes[0] + sizes[-1])
+                    + 2 * n_samples * max(sizes))  # the metrics pass over a whole split, one layer at a time
+
+
+def check_memory(amount: int, where: str, what: str = "the memory needed") -> None:
+    check("memory", amount, where, what)
 
 
 # --- runs, models and predictions (issue 18) -----------------------------------------------------------------

@@ -1,21 +1,40 @@
 """The ``deltaprop`` command: one module per subcommand, each with ``register(subparsers)``.
 
 Errors in what the user gave (files, formulas, flags) are one line on stderr and exit status 2; ``--debug``
-shows the traceback instead.
+shows the traceback instead. Ctrl-C at any moment, start-up included, is one line and exit status 130: the
+handler is installed before anything heavy is imported (:func:`exit_on_interrupt`), and a command with work to
+save (training) installs its own while it runs.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import re
+import signal
 import sys
-import warnings
+import threading
 
-import numpy as np
 
-from ..errors import DeltapropError
+def _interrupted(signum, frame):  # no traceback, wherever the signal lands (an import, a parser, a print)
+    try:
+        os.write(2, b"deltaprop: interrupted\n")
+    finally:
+        os._exit(130)
+
+
+def exit_on_interrupt():
+    """Make SIGINT print one line and exit 130 at once; returns the handler it replaced (None off the main
+    thread, where signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, _interrupted)
+
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import warnings  # noqa: E402
+
+from ..errors import DeltapropError  # noqa: E402
 
 COMMANDS = ("train", "evaluate", "predict", "trace", "derive", "gradcheck", "draw", "examples",
             "playground")  # modules here, in --help order
@@ -24,7 +43,7 @@ COMMANDS += ("export", "import_model")  # issue 12: model exchange
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, status 2, as for every other bad input; a "did you mean" if close
-        self.exit(2, f"{self.prog}: error: {with_suggestion(message, self)}\n")
+        self.exit(2, f"{self.prog}: error: {_one_line(with_suggestion(message, self))}\n")
 
 
 def with_suggestion(message: str, parser: argparse.ArgumentParser | None = None) -> str:
@@ -63,13 +82,32 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"deltaprop {__version__}")
+    parser.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                        help="raise (or lower) a budget for this command, e.g. --limit memory=4GiB; budgets: "
+                             "memory, toml_depth, toml_items, trace_values, table_cells, graph_neurons, "
+                             "gradcheck_work, idx_elements (also DELTAPROP_LIMITS=NAME=VALUE,…)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    for command in sub.choices.values():  # --limit also after the subcommand, where a refusal's advice is followed
+        command.add_argument("--limit", action="append", default=[], dest="limit_after", metavar="NAME=VALUE",
+                             help="raise (or lower) a budget, e.g. --limit memory=4GiB (see deltaprop --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    previous = exit_on_interrupt()  # first thing: Ctrl-C during the imports below is one line, status 130
+    try:
+        return _main(argv)
+    finally:
+        from .. import limits
+
+        limits.set_limits({})  # --limit holds for this command only
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
@@ -80,6 +118,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:  # bare `deltaprop`: what it can do
             build_parser().print_help()
             return 0
+        import numpy as np
+
+        from .. import limits
+
+        limits.set_limits({})
+        limits.value("memory")  # a bad DELTAPROP_LIMITS is refused before any work
+        values = {}
+        for text in args.limit + getattr(args, "limit_after", []):
+            values.update(limits.parse_settings(text, "--limit"))
+        limits.set_limits(values)
         # overflow or 0·∞ inside NumPy shows up as Inf or NaN in the result, which each command checks and
         # reports in one line; NumPy's own RuntimeWarnings would only add lines before it
         with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -90,15 +138,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"deltaprop: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # (before OSError, its base) `deltaprop trace … | head`: the reader left; say no more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as e:  # a missing or unreadable file, named
         if debug:
             raise
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         print(f"deltaprop: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `deltaprop trace … | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
     except KeyboardInterrupt:
         print("deltaprop: interrupted", file=sys.stderr)
         return 130

@@ -36,6 +36,11 @@ def run(args) -> int:
     if X is None:  # no batch given and no [sample] in the file
         if args.samples < 1:
             raise DeltapropError("--samples must be ≥ 1")
+        from .. import limits
+        from ..explain.gradcheck import work
+
+        limits.check("gradcheck_work", work(net, args.samples), f"gradcheck --samples {args.samples}",
+                     "the work of the check")  # before the random batch is drawn
         X, T = random_batch(net, args.samples)
     report = gradcheck(net, X, T, method=args.method)
     ok = report.ok(args.tol)

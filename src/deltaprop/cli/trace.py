@@ -37,13 +37,26 @@ def run(args) -> int:
         trace_mod.report(net, X, T, args.lr, source=str(args.file))
     if args.json:
         print(dump_json(report))
-    elif "layers" in report:
+        return 0
+    from .. import limits
+
+    limits.check("table_cells", table_cells(report), str(args.file),
+                 "the tables to print (cells; --json prints any trace within trace_values)")
+    if "layers" in report:
         print_layered(report)
         if "per_neuron" in report:
             print_neurons(report)
     else:
         print_graph(report)
     return 0
+
+
+def table_cells(report: dict) -> int:
+    """Cells of the tables :func:`print_layered` or :func:`print_graph` would print."""
+    if "layers" in report:
+        return sum(6 * len(layer["z"]) * len(layer["z"][0]) + len(layer["grad_weights"]) * (1 + len(
+            layer["grad_weights"][0]) if layer["grad_weights"] else 0) for layer in report["layers"])
+    return 6 * (len(report["inputs"]) + len(report["neurons"])) + 4 * (len(report["weights"]) + len(report["biases"]))
 
 
 def print_layered(report: dict) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..engine.protocol import Engine, named_params
-from .. import checks
+from .. import checks, limits
 from ..errors import DeltapropError, DeltapropTypeError
 
 
@@ -97,6 +97,16 @@ def numeric_gradients(net: Engine, X, T, method: str = "central", h: float | Non
     return out
 
 
+def work(net: Engine, n_samples: int) -> int:
+    """An estimate of the check's cost in ~nanoseconds: two cost evaluations per parameter, each touching every
+    parameter and unit once per sample, plus ~5 µs of Python per layer (or per level of a neuron graph)."""
+    n_params = sum(p.size for p in net.params())
+    level = getattr(net, "level", None)
+    steps = int(level.max()) + 1 if level is not None and len(level) else getattr(net, "L", 1)
+    units = len(net.ids) if hasattr(net, "ids") else sum(getattr(net, "sizes", [n_params]))
+    return n_params * 2 * (n_samples * (n_params + units) + 5_000 * steps)
+
+
 def gradcheck(net: Engine, X, T, method: str = "auto", h: float | None = None) -> GradcheckReport:
     """Compare backprop's ∂C/∂θ with finite differences; ``method`` is central, complex or auto.
 
@@ -106,6 +116,9 @@ def gradcheck(net: Engine, X, T, method: str = "auto", h: float | None = None) -
     X = _arguments(net, X, method, h, "gradcheck")
     if method == "auto":
         method = "complex" if net.analytic else "central"
+    limits.check("gradcheck_work", work(net, np.shape(X)[0]), "gradcheck",
+                 "the work of the check (parameters × 2 passes × (samples × (parameters + neurons) + 5 000 per "
+                 "layer or level), ~1 ns each)")
     net64 = net.astype(np.float64)
     with np.errstate(all="ignore"):
         grads = net64.loss_and_grads(np.asarray(X, np.float64), T)

@@ -19,13 +19,24 @@ import numpy as np
 
 from ..engine.graph import GraphNetwork
 from ..engine.layered import Network
+from .. import limits
 from ..errors import DeltapropError
 
 MAX_TRACE_NEURONS = 5000  # a table for a person to read; larger graphs are for the engine, not the trace
 
 
+def values(net: Network | GraphNetwork, n_samples: int) -> int:
+    """How many numbers a trace of ``n_samples`` samples holds: z, a and δ of every unit (inputs included) per
+    sample, and each weight with its gradient."""
+    if isinstance(net, GraphNetwork):
+        return 3 * n_samples * len(net.ids) + 2 * len(net.w)
+    return 3 * n_samples * sum(net.sizes) + 2 * sum(W.size for W in net.W)
+
+
 def report(net: Network | GraphNetwork, X, T, lr: float | None = None, source: str = "<network>") -> dict:
     """The trace of either engine on the batch X (N, n_inputs), T (N, n_outputs)."""
+    limits.check("trace_values", values(net, np.shape(X)[0]), source,
+                 "the trace (samples × neurons for z, a and δ, plus one value per weight)")
     if isinstance(net, GraphNetwork):
         if len(net.ids) > MAX_TRACE_NEURONS:
             raise DeltapropError(f"{source}: {len(net.ids)} neurons are too many to trace "

@@ -47,6 +47,7 @@ from . import safe as safefile
 from ..errors import DeltapropError
 from .. import checks
 from ..checks import finite_array
+from .. import limits
 from ..limits import MAX_LAYER_WEIGHTS, NETWORK_FILE_BYTES
 from ..engine.graph import GraphNetwork
 from ..engine.layered import Network
@@ -191,6 +192,7 @@ def graph_from_dict(doc: dict, source: str = "<network>", **overrides) -> GraphN
     table = doc["neurons"]
     if not isinstance(table, dict) or not table:
         raise DeltapropError(f"{source}: [neurons.ID] must be tables, one per non-input neuron")
+    limits.check("graph_neurons", len(table) + len(inputs), source, "the number of neurons")
     default_act = doc.get("activation", "sigmoid")
     neurons, src, dst, w, bias, acts = [], [], [], [], [], []
     for j, spec in table.items():

@@ -267,6 +267,11 @@ def build(cfg: TrainConfig, prep: Prepared) -> Network:
                         ("t_mean", m.t_mean, None), ("t_scale", m.t_scale, limits.MODEL_SCALE_MIN)):
         if v is not None:  # the standardization a saved model is loaded with
             limits.value_range(v, f"{prep.dataset.name}: the data's {key} (from the training split)", low)
+    n_all = sum(part[0].shape[0] for part in (prep.train, prep.val, prep.test) if part is not None)
+    batch = min(cfg.batch_size, prep.train[0].shape[0])
+    limits.check_memory(limits.training_bytes(sizes, batch, n_all), "the network to train",
+                        f"the memory training sizes {sizes} with batches of {batch} needs (estimated; smaller "
+                        "--hidden or --batch-size need less)")
     return Network(sizes, cfg.activation, r["loss"], output=r["output"], init=r["init"], seed=init_rng,
                    dtype=cfg.dtype)
 

@@ -110,7 +110,9 @@ def regions_panel(ax, model, X: Array, T: Array, title: str = "decision regions"
     pad = 0.05 * np.where(span > 0, span, 1.0)
     g1, g2 = np.meshgrid(np.linspace(X[:, 0].min() - pad[0], X[:, 0].max() + pad[0], resolution),
                          np.linspace(X[:, 1].min() - pad[1], X[:, 1].max() + pad[1], resolution))
-    P = model.output(np.column_stack([g1.ravel(), g2.ravel()]))
+    grid = np.column_stack([g1.ravel(), g2.ravel()])
+    rows = max(1, 2**22 // max(model.net.sizes))  # in chunks: 40 000 points × a wide layer would be gigabytes
+    P = np.concatenate([model.output(grid[i:i + rows]) for i in range(0, len(grid), rows)])
     K = P.shape[1]
     colours = class_colours(K)
     if K == 2:  # the Playground's view: P(second class), from the first class's colour through white
