@@ -51,7 +51,10 @@ COMMANDS: dict[str, str] = {
     "draw": "draw a network (Graphviz): neurons, weights and, on request, z, a, δ, ∂C/∂w",
     "examples": "list the bundled example networks, or copy one to the current folder",
     "playground": "open a browser view of the engine: inspect a network, train on 2-D sets",
+    "export": "write a trained model as ONNX, a PyTorch state_dict, safetensors or TOML",
+    "import": "read a safetensors model (e.g. trained in PyTorch) into a model.npz",
 }
+MODULES = {"import": "import_model"}  # a subcommand whose module cannot bear its name (a Python keyword)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,7 +110,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     chosen = None if argv is None else next((a for a in argv if a in COMMANDS), "")
     for name, help_ in COMMANDS.items():
         if chosen is None or name == chosen:
-            importlib.import_module(f"{__name__}.{name}").register(sub)
+            importlib.import_module(f"{__name__}.{MODULES.get(name, name)}").register(sub)
         else:
             sub.add_parser(name, help=help_, add_help=False)
     for command in sub.choices.values():  # --limit also after the subcommand, where a refusal's advice is followed

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ..errors import DeltapropError
 from ..explain.gradcheck import gradcheck, random_batch
-from .common import add_batch_arguments, dump_json, network_and_batch
+from .common import add_batch_arguments, add_row_argument, dump_json, is_model_file, model_batch, network_and_batch
 
 
 def register(sub) -> None:
     p = sub.add_parser("gradcheck", help="compare backprop's gradients with finite differences")
-    p.add_argument("file", help="network file (TOML)")
+    p.add_argument("file", help="network file (TOML), or a trained model (model.npz, .safetensors)")
     add_batch_arguments(p)
+    add_row_argument(p)
     p.add_argument("--method", choices=("auto", "central", "complex"), default="auto",
                    help="central differences, the complex step, or auto (complex where every function allows)")
     p.add_argument("--samples", type=int, default=4, help="random samples to check on when no batch is given")
@@ -20,7 +21,18 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    net, X, T = network_and_batch(args, required=False)
+    if is_model_file(args.file):  # a trained model: its network, on the batch in the network's units
+        from ..training.model import load as load_model
+
+        model = load_model(args.file)
+        net, X, T = model.net, None, None
+        if args.data or args.x is not None or args.t is not None:
+            X, T = model_batch(model, args)
+            X, T = model.inputs(X), model.targets(T)
+    elif args.row is not None:
+        raise DeltapropError("--row picks a row of a data set for a trained model (model.npz)")
+    else:
+        net, X, T = network_and_batch(args, required=False)
     if X is None:  # no batch given and no [sample] in the file
         if args.samples < 1:
             raise DeltapropError("--samples must be ≥ 1")

@@ -1,30 +1,40 @@
 """``deltaprop trace FILE``: forward and backward on one batch, every z, a, δ and gradient shown.
 
 Layered files get a table per layer; neuron-level files a table per neuron with σ′(z), δ and the terms
-w_jk δ_k each neuron receives (seed 004's parts a–d). The numbers come from :mod:`deltaprop.explain.trace`;
-this module only prints them.
+w_jk δ_k each neuron receives (seed 004's parts a–d). A trained model (model.npz, .safetensors) gets its
+standardisation as step 0, then its network's tables, then its output; ``--neurons`` adds a table per layer
+neuron by neuron. The numbers come from :mod:`deltaprop.explain.trace`; this module only prints them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DeltapropError
 from ..explain import trace as trace_mod
-from .common import add_batch_arguments, dump_json, network_and_batch
+from .common import add_batch_arguments, add_row_argument, dump_json, is_model_file, model_batch, network_and_batch
 
 
 def register(sub) -> None:
     p = sub.add_parser("trace", help="run forward and backward on one batch and show z, a, δ and gradients")
-    p.add_argument("file", help="network file (TOML)")
+    p.add_argument("file", help="network file (TOML), or a trained model (model.npz, .safetensors)")
     add_batch_arguments(p)
+    add_row_argument(p)
+    p.add_argument("--neurons", action="store_true", help="also show each layer neuron by neuron: z, a, σ′(z), "
+                                                          "δ and the terms W[k, j] δ_k it is made of")
     p.add_argument("--lr", type=float, metavar="K", help="also show each parameter after one step w − K ∂L/∂w")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if is_model_file(args.file):
+        return run_model(args)
+    if args.row is not None:
+        raise DeltapropError("--row picks a row of a data set for a trained model (model.npz)")
     net, X, T = network_and_batch(args)
-    report = trace_mod.report(net, X, T, args.lr, source=str(args.file))
+    report = trace_mod.trace(net, X, T, args.lr, neurons=args.neurons) if args.neurons else \
+        trace_mod.report(net, X, T, args.lr, source=str(args.file))
     if args.json:
         print(dump_json(report))
         return 0
@@ -34,6 +44,8 @@ def run(args) -> int:
                  "the tables to print (cells; --json prints any trace within trace_values)")
     if "layers" in report:
         print_layered(report)
+        if "per_neuron" in report:
+            print_neurons(report)
     else:
         print_graph(report)
     return 0
@@ -142,3 +154,107 @@ def print_graph(report: dict) -> None:
     for j, r in report["biases"].items():
         bt.add_row(j, _fmt(r["value"]), _fmt(r["grad"]), *((_fmt(r["updated"]),) if upd else ()))
     console.print(bt)
+
+
+# --- a trained model (model.npz or .safetensors) ---------------------------------------------------------------
+
+
+def run_model(args) -> int:
+    from ..training.model import load as load_model
+
+    model = load_model(args.file)
+    X, T = model_batch(model, args)
+    report = trace_mod.model_report(model, X, T, args.lr, neurons=args.neurons)
+    if args.json:
+        print(dump_json(report))
+    else:
+        print_model(report)
+    return 0
+
+
+def print_model(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    std, m = report["standardize"], report["model"]
+    t0 = Table(title="step 0, the model's standardisation: x̃ = (x − x_mean) / x_scale (the network sees x̃)",
+               title_justify="left")
+    for col in ("sample", "feature", "x", "x_mean", "x_scale", "x̃"):
+        t0.add_column(col, justify="left" if col == "feature" else "right")
+    for n, (x, xs) in enumerate(zip(std["x"], std["x_standardized"])):
+        for k, name in enumerate(std["features"]):
+            t0.add_row(str(n), name, f"{x[k]:.6g}", f"{std['x_mean'][k]:.6g}", f"{std['x_scale'][k]:.6g}",
+                       f"{xs[k]:.6g}")
+    console.print(t0)
+    if m["task"] == "regression":
+        tt = Table(title="the targets as trained: t̃ = (t − t_mean) / t_scale", title_justify="left")
+        for col in ("sample", "output", "t", "t_mean", "t_scale", "t̃"):
+            tt.add_column(col, justify="right")
+        for n, (t, ts) in enumerate(zip(std["t"], std["t_network"])):
+            for j in range(len(t)):
+                tt.add_row(str(n), str(j + 1), f"{t[j]:.6g}", f"{std['t_mean'][j]:.6g}", f"{std['t_scale'][j]:.6g}",
+                           f"{ts[j]:.6g}")
+        console.print(tt)
+    print_layered(report)
+    if "per_neuron" in report:
+        print_neurons(report)
+    for n, out in enumerate(m["output"]):
+        if m["task"] == "classification":
+            probs = ", ".join(f"P({c}) = {p:.6g}" for c, p in zip(m["classes"], out))
+            console.print(f"sample {n}: {probs}  →  {m['predicted'][n]}")
+        else:
+            a = report["layers"][-1]["a"][n]
+            ys = ", ".join(f"{_par(a[j])} · {std['t_scale'][j]:.6g} + {_par(std['t_mean'][j])} = {y:.6g}"
+                           for j, y in enumerate(out))
+            console.print(f"sample {n}: y = aᴸ · t_scale + t_mean: {ys}", markup=False, highlight=False)
+
+
+def print_neurons(report: dict) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    L = len(report["per_neuron"])
+    for l, rows in enumerate(report["per_neuron"], start=1):
+        last = l == L
+        act = report["layers"][l - 1]["activation"]
+        if last:
+            t_sum = np.sum([np.asarray(r["t"], dtype=float) for r in rows], axis=0)
+            if not report["fused_output_delta"]:
+                how = "δ from the loss: " + ("δ_j = Σ_k ∂c/∂a_k ∂a_k/∂z_j (softmax)" if act == "softmax"
+                                             else "δ_j = ∂c/∂a_j · σ′(z_j)")
+            elif act == "softmax" and not np.allclose(t_sum, 1.0, rtol=0, atol=1e-12):
+                how = "δ_j = a_j Σ_k t_k − t_j (softmax + cross-entropy; targets that do not sum to 1)"
+            else:
+                how = "δ_j = a_j − t_j (canonical pair)"
+        else:
+            how = f"δ{_sup(l)}[j] = σ′(z{_sup(l)}[j]) Σ_k W{_sup(l + 1)}[k, j] δ{_sup(l + 1)}[k], k over layer {l + 1}"
+        table = Table(title=escape(f"layer {l} ({act}) neuron by neuron: {how}"), title_justify="left")
+        for col in ("j", "z", "a", "σ′(z)", "δ", *(("t",) if last else ()), "∂C/∂b"):
+            table.add_column(col, justify="right")
+        for r in rows:
+            sp = "" if r["sigma_prime"] is None else _fmt(r["sigma_prime"])
+            table.add_row(str(r["neuron"]), _fmt(r["z"]), _fmt(r["a"]), sp, _fmt(r["delta"]),
+                          *((_fmt(r["t"]),) if last else ()), f"{r['grad_bias']:.6g}")
+        console.print(table)
+        if not last:
+            up, here = _sup(l + 1), _sup(l)
+            for r in rows:
+                j = r["neuron"]
+                sym = " + ".join(f"W{up}[{t['to']},{j}]·δ{up}[{t['to']}]" for t in r["terms"])
+                num = " + ".join(f"{_par(t['w'])}·{_par(t['delta'])}" for t in r["terms"])
+                console.print(f"  δ{here}[{j}] = σ′(z{here}[{j}]) · ({sym}) = {_fmt(r['sigma_prime'])} · ({num}) = "
+                              f"{_fmt(r['delta'])}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _sup(n: int) -> str:
+    """The layer number as a superscript: δ² is layer 2's δ."""
+    return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def _par(v) -> str:
+    """A number for a product: in parentheses when negative."""
+    text = _fmt(v)
+    return f"({text})" if text.startswith("-") else text

@@ -8,6 +8,9 @@ the command line, notebooks and the browser page, which only lay them out:
   per weight w_ij and ∂C/∂w_ij = s Σ_n a_i δ_j, per bias ∂C/∂b_j (seed 004's parts a–d, number by number).
 
 With ``lr`` = K each parameter also appears after one step θ − K ∂C/∂θ (the exam's parts b and c).
+
+A trained model (:func:`model_report`) is traced in its own units: its standardisation first, then the layered
+report of its network on the standardized batch, then its output (``dp.trace(model, x, t)``).
 """
 
 from __future__ import annotations
@@ -114,3 +117,79 @@ def graph_report(net: GraphNetwork, X, T, lr: float | None = None) -> dict:
     if lr is not None:
         out["lr"] = lr
     return out
+
+
+# --- a trained model: its standardisation, then the network's trace ------------------------------------------
+
+
+def model_report(model, X, T, lr: float | None = None, neurons: bool = False) -> dict:
+    """The trace of a trained model on X (N, n_in) and T (N, n_out), both in the model's own units.
+
+    Step 0 is the model's preprocessing, x̃ = (x − x_mean)/x_scale (and for regression t̃ = (t − t_mean)/t_scale,
+    the targets the network was trained on); then the layered trace of the network on (x̃, t̃), whose loss and
+    gradients are those training descended on; then the output in the model's units (class probabilities, or
+    y = aᴸ·t_scale + t_mean). With ``neurons``, ``per_neuron`` lists each layer's neurons one by one (see
+    :func:`neuron_details`).
+    """
+    net = model.net
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    T = np.atleast_2d(np.asarray(T, dtype=np.float64))
+    Xs, Ts = model.inputs(X), model.targets(T)
+    report = layered_report(net, Xs, Ts, lr)
+    names = model.feature_names or [f"x{k + 1}" for k in range(net.sizes[0])]
+    std = {"features": names, "x": X.tolist(), "x_mean": model.x_mean.tolist(), "x_scale": model.x_scale.tolist(),
+           "x_standardized": Xs.astype(np.float64).tolist(), "t": T.tolist(),
+           "t_network": Ts.astype(np.float64).tolist()}
+    if model.task == "regression":
+        std.update(t_mean=model.t_mean.tolist(), t_scale=model.t_scale.tolist())
+    out = model.output(X)
+    result = {"task": model.task, "output": out.tolist()}
+    if model.task == "classification":
+        result["classes"] = model.classes
+        result["predicted"] = [model.classes[k] for k in np.argmax(out, axis=1)]
+    report = {"model": result, "standardize": std, **report}
+    if neurons:
+        report["per_neuron"] = neuron_details(net, Xs, Ts)
+    return report
+
+
+def neuron_details(net: Network, X, T) -> list[list[dict]]:
+    """Per layer, per neuron j: z_j, a_j, σ′(z_j), δ_j and how δ_j came about, ∂C/∂b_j and the row ∂C/∂W[j, :].
+
+    A hidden neuron's δ_j = σ′(z_j) Σ_k W[k, j] δ_k gets one term W[k, j] δ_k from each neuron k of the layer
+    above; an output neuron's δ comes from the loss: a_j − t_j for the canonical pairs, else (∂c/∂a ⊙ σ′)_j or,
+    for softmax, Σ_k ∂c/∂a_k ∂a_k/∂z_j. Values are per sample (a number for one sample, a list for several).
+    """
+    trace = net.forward(X)
+    grads = net.backward(trace, T)
+    T = np.asarray(T, dtype=trace.z[-1].dtype)
+    layers = []
+    for l in range(net.L):
+        g = net.activations[l]
+        z, a, d = trace.z[l], trace.a[l], grads.delta[l]
+        sp = g.df(z, a) if g.elementwise else None
+        rows = []
+        for j in range(net.sizes[l + 1]):
+            entry = {"neuron": j + 1, "z": _value(z[:, j]), "a": _value(a[:, j]),
+                     "sigma_prime": None if sp is None else _value(sp[:, j]), "delta": _value(d[:, j]),
+                     "grad_bias": float(grads.b[l][j]), "grad_weights": grads.W[l][j].tolist()}
+            if l < net.L - 1:
+                W_up, d_up = net.W[l + 1], grads.delta[l + 1]
+                entry["terms"] = [{"to": k + 1, "w": float(W_up[k, j]), "delta": _value(d_up[:, k]),
+                                   "term": _value(W_up[k, j] * d_up[:, k])} for k in range(net.sizes[l + 2])]
+            else:
+                entry["t"] = _value(T[:, j])
+            rows.append(entry)
+        layers.append(rows)
+    return layers
+
+
+def trace(what, X, T, lr: float | None = None, neurons: bool = False) -> dict:
+    """``dp.trace``: the trace of a trained model (X and T in its own units; :func:`model_report`) or of a network
+    of either engine (:func:`report`)."""
+    if hasattr(what, "net") and hasattr(what, "x_mean"):  # a trained model
+        return model_report(what, X, T, lr, neurons)
+    rep = report(what, X, T, lr)
+    if neurons and isinstance(what, Network):
+        rep["per_neuron"] = neuron_details(what, X, T)
+    return rep

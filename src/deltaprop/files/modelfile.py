@@ -171,9 +171,18 @@ def _positive_scale(arrays, key: str, n: int, path) -> Array:
 
 
 def load(path: str | Path) -> dict:
-    """Read and check a model file written by :func:`save`; the fields as the keywords :func:`save` takes."""
+    """Read and check a model file written by :func:`save` (``.npz``), or a safetensors model file (see
+    :mod:`deltaprop.files.tensorfile`); the fields as the keywords :func:`save` takes."""
+    if isinstance(path, (str, Path)) and str(path).endswith(".safetensors"):  # anything else: read_npz says what
+        from . import tensorfile
+
+        return tensorfile.load_fields(path)
     arrays = read_npz(path)
-    meta = read_meta(arrays, path)
+    return from_arrays(arrays, read_meta(arrays, path), path)
+
+
+def from_arrays(arrays: dict[str, Array], meta: dict, path) -> dict:
+    """A model's fields from a file's arrays and its metadata, every value checked (``path`` names it)."""
     if meta.get("format") != FORMAT:
         raise DeltapropError(f"{path}: not a deltaprop model (format {meta.get('format')!r})")
     if type(meta.get("version")) is not int or meta.get("version") != VERSION:  # True == 1 is not a version

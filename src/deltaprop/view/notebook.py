@@ -129,9 +129,11 @@ class TraceReport(dict):
         return trace_report_html(self)
 
 
-def trace(net, X=None, T=None, lr: float | None = None) -> TraceReport:
+def trace(net, X=None, T=None, lr: float | None = None, neurons: bool = False) -> TraceReport:
     """Forward and backward on the batch (X, T) (default: the file's [sample]) as tables: per neuron z, a,
-    σ′(z), δ; per weight and bias ∂C/∂θ and, with ``lr`` = K, θ − K ∂C/∂θ. The numbers of ``deltaprop trace``."""
+    σ′(z), δ; per weight and bias ∂C/∂θ and, with ``lr`` = K, θ − K ∂C/∂θ. The numbers of ``deltaprop trace``.
+    ``net`` may also be a trained model (``dp.load_model``): X and T in its own units, its standardisation
+    first (:func:`deltaprop.explain.trace.model_report`); ``neurons`` adds a layered network's neurons one by one."""
     from ..errors import DeltapropError
     from ..explain import trace as trace_mod
 
@@ -140,7 +142,7 @@ def trace(net, X=None, T=None, lr: float | None = None) -> TraceReport:
         if sample is None:
             raise DeltapropError("trace needs a batch X, T (or a network loaded from a file with a [sample])")
         X, T = sample
-    return TraceReport(trace_mod.report(net, X, T, lr))
+    return TraceReport(trace_mod.trace(net, X, T, lr, neurons))
 
 
 def _cell(v) -> str:
@@ -164,6 +166,13 @@ def trace_report_html(r: dict) -> str:
         biases = _table(["j", "b_j", "∂L/∂b_j = δ_j"] + ([f"b − {r['lr']:g} ∂L/∂b"] if upd else []), b_rows)
         return head + neurons + weights + biases
     parts = [head]
+    if "standardize" in r:  # a trained model: its preprocessing is step 0
+        s = r["standardize"]
+        rows = [[str(n + 1), name, _f(x[k]), _f(s["x_mean"][k]), _f(s["x_scale"][k]), _f(xs[k])]
+                for n, (x, xs) in enumerate(zip(s["x"][:MAX_ROWS], s["x_standardized"]))
+                for k, name in enumerate(s["features"][:MAX_COLS])]
+        parts.append(_table(["sample", "feature", "x", "x_mean", "x_scale", "x̃"], rows,
+                            "step 0, the model's standardisation: x̃ = (x − x_mean) / x_scale"))
     for l, layer in enumerate(r["layers"], 1):
         z, a, d = (np.asarray(layer[k]) for k in ("z", "a", "delta"))
         rows = [[str(n + 1), str(j + 1), _f(z[n, j]), _f(a[n, j]), _f(d[n, j])]

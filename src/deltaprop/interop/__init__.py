@@ -1,0 +1,1 @@
+"""Connections to other tools: scikit-learn estimators (sklearn.py), model exchange (exchange.py)."""
