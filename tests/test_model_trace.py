@@ -29,7 +29,7 @@ def csv(v) -> str:
 @pytest.fixture(scope="module")
 def iris_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "iris"
-    dp.fit("iris", hidden=[5], activation="tanh", epochs=15, out=out)
+    dp.fit("iris", hidden=[5], activation="tanh", epochs=15, out=out, dtype="float64")
     return out / "model.npz"
 
 
@@ -91,7 +91,7 @@ def test_regression_model_in_its_own_units(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((60, 2)) * [2.0, 0.5] + [10.0, -3.0]
     y = 100 + 20 * X[:, 0] - 7 * X[:, 1] ** 2
-    run = dp.fit((X, y), hidden=[4], epochs=20, out=tmp_path / "r")
+    run = dp.fit((X, y), hidden=[4], epochs=20, out=tmp_path / "r", dtype="float64")
     model = run.model
     r = cli("trace", tmp_path / "r" / "model.npz", "--x", "9.5,-2.8", "--t", "250", "--json")
     assert r.returncode == 0, r.stderr

@@ -196,7 +196,7 @@ def test_the_estimator_trains_as_dp_fit(settings):
     X, y = load_iris(return_X_y=True)
     common = dict(hidden=[7], activation="tanh", epochs=25, batch_size=16, **{"lr": 0.01, **settings})
     val = common.pop("validation_fraction", 0.0)
-    run = dp.fit((X, y), **common, val_split=val, test_split=0.0, seed=3)
+    run = dp.fit((X, y), **common, val_split=val, test_split=0.0, seed=3, dtype="float64")
     est = dict(common, hidden=(7,), validation_fraction=val or 0.1)
     clf = DeltapropClassifier(**est, random_state=3).fit(X, y)
     for a, b in zip(run.model.net.params(), clf.model_.net.params()):
