@@ -147,13 +147,19 @@ def _shown(n: int) -> list[int | None]:
     return [*range(MAX_SHOWN - 2), None, n - 1]
 
 
-def _layered(net, X, T, values: bool, grads: bool, s: int) -> Drawing:
+def _run(net, X, T, s: int):
+    """(trace, gradients) of the batch to show on the drawing: (None, None) without X, no gradients without T."""
     trace = g = None
     if X is not None:
         trace = net.forward(X)
         if T is not None:
             g = net.backward(trace, T)
         _check_sample(s, trace.X.shape[0])
+    return trace, g
+
+
+def _layered(net, X, T, values: bool, grads: bool, s: int) -> Drawing:
+    trace, g = _run(net, X, T, s)
     sizes = net.sizes
     nodes: list[Node] = []
     names: list[dict[int, str]] = []
@@ -199,12 +205,7 @@ def _graph(net, X, T, values: bool, grads: bool, s: int) -> Drawing:
     if len(net.ids) > MAX_GRAPH_NEURONS:
         raise DeltapropError(f"draw: {len(net.ids)} neurons are too many to draw one by one "
                              f"(limit {MAX_GRAPH_NEURONS})")
-    trace = g = None
-    if X is not None:
-        trace = net.forward(X)
-        if T is not None:
-            g = net.backward(trace, T)
-        _check_sample(s, trace.X.shape[0])
+    trace, g = _run(net, X, T, s)
     n_in = net.n_inputs
     outputs = set(net.outputs)
     level = np.asarray(net.level)
