@@ -68,3 +68,13 @@ def fd_param_grads(net, X, T):
             return c
         out.append(central_differences(cost_at, p.copy()))
     return out
+
+
+def one_line_error(capsys, *needles) -> str:
+    """The CLI's refusal: exactly one line on stderr, no traceback, containing each of ``needles``."""
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]

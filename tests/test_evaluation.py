@@ -18,16 +18,11 @@ from deltaprop.cli import main
 from deltaprop.errors import DeltapropError, DeltapropWarning
 from deltaprop.training import model as model_mod
 from deltaprop.view import plots
+from conftest import one_line_error
 
 SRC = str(Path(__file__).parent.parent / "src")
 
 
-def one_line_error(capsys, *needles):
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for n in needles:
-        assert n in lines[0], lines[0]
 
 
 @pytest.fixture

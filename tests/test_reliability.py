@@ -23,17 +23,11 @@ from deltaprop.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "fuzz"))
 import targets  # noqa: E402
+from conftest import one_line_error  # noqa: E402
 
 SRC = str(Path(__file__).parent.parent / "src")
 
 
-def one_line_error(capsys, *needles) -> str:
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for n in needles:
-        assert n in lines[0], lines[0]
-    return lines[0]
 
 
 # --- bad data ------------------------------------------------------------------------------------------------

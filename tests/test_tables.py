@@ -14,6 +14,7 @@ from deltaprop import data, limits
 from deltaprop.cli import main
 from deltaprop.data import features, readers
 from deltaprop.errors import DeltapropError, DeltapropWarning
+from conftest import one_line_error
 
 
 def write(tmp_path, name, text, encoding="utf-8"):
@@ -22,13 +23,6 @@ def write(tmp_path, name, text, encoding="utf-8"):
     return p
 
 
-def one_line_error(capsys, *needles):
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for n in needles:
-        assert n in lines[0], lines[0]
-    return lines[0]
 
 
 # --- the reader against pandas ---------------------------------------------------------------------------------

@@ -157,12 +157,8 @@ def transform(features: Features, frame, where: str = "inputs", first_row: int =
         if c in features.categories:
             values = _object_column(col)
             empty = np.array([isinstance(v, float) for v in values], dtype=bool)
-            if empty.any():
-                if c not in features.fill:
-                    i = int(np.argmax(empty))
-                    raise DeltapropError(f"{where}: row {i + first_row}, column {c!r}: empty cell (the model was "
-                                         "trained without --impute)")
-                values[empty] = features.fill[c]
+            _fill(values, empty, features, c, first_row,
+                  f"{where}: row {{row}}, column {c!r}: empty cell (the model was trained without --impute)")
             cats = features.categories[c]
             index = {v: k for k, v in enumerate(cats)}
             codes = np.array([index.get(v, -1) for v in values], dtype=np.int64)
@@ -185,15 +181,19 @@ def transform(features: Features, frame, where: str = "inputs", first_row: int =
             if np.isinf(x).any():
                 i = int(np.argmax(np.isinf(x)))
                 raise DeltapropError(f"{where}: row {i + first_row}, column {c!r}: {str(float(x[i]))!r} (NaN and Inf are not data)")
-            empty = np.isnan(x)
-            if empty.any():
-                if c not in features.fill:
-                    i = int(np.argmax(empty))
-                    raise DeltapropError(f"{where}: row {i + first_row}, column {c!r}: '' is not a number (an empty "
-                                         "cell; the model was trained without --impute)")
-                x[empty] = features.fill[c]
+            _fill(x, np.isnan(x), features, c, first_row, f"{where}: row {{row}}, column {c!r}: '' is not a number "
+                  "(an empty cell; the model was trained without --impute)")
             parts.append(x[:, None])
     return np.hstack(parts) if parts else np.empty((N, 0))
+
+
+def _fill(values: Array, empty: Array, features, c: str, first_row: int, refusal: str) -> None:
+    """Fill the empty cells of column ``c`` in place with the training rows' fill value; without one (trained
+    without --impute) refuse the first, ``refusal`` naming its ``{row}``."""
+    if empty.any():
+        if c not in features.fill:
+            raise DeltapropError(refusal.replace("{row}", str(int(np.argmax(empty)) + first_row)))
+        values[empty] = features.fill[c]
 
 
 def _is_float(v) -> bool:
