@@ -57,7 +57,7 @@ def make_csv(path: Path) -> Path:
 
 
 def train_cmd(data: Path, out: Path) -> list[str]:
-    return cli("train", "--data", str(data), "--hidden", "32", "--epochs", "40", "--batch-size", "8",
+    return cli("train", "--data", str(data), "--hidden", "32", "--epochs", "40", "--checkpoint-every", "1", "--batch-size", "8",
                "--lr", "0.01", "--early-stopping", "0", "--out", str(out), "--quiet")
 
 

@@ -210,7 +210,7 @@ def test_divergence_names_epoch_and_batch_and_keeps_the_work(tmp_path, capsys):
     # backwards (gamma > 1) so the rate grows ×10⁶ per epoch until the loss overflows
     args = ["train", "--data", "iris", "--hidden", "8", "--optimizer", "sgd", "--lr", "0.01", "--schedule", "step",
             "--step-size", "1", "--gamma", "1e6", "--epochs", "20", "--early-stopping", "0", "--out", str(out),
-            "--quiet"]
+            "--checkpoint-every", "1", "--quiet"]
     assert main(args) == 2
     line = one_line_error(capsys, "training diverged in epoch", "batch", "smaller learning rate", str(out))
     epoch = int(line.split("epoch ")[1].split(",")[0])
@@ -244,7 +244,7 @@ ENV = {**os.environ, "PYTHONPATH": SRC, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": 
 
 def train_cmd(data: Path, out: Path) -> list[str]:
     # many tiny epochs: each writes metrics.jsonl and a checkpoint, so kills land in every phase of the loop
-    return cli("train", "--data", str(data), "--hidden", "6", "--epochs", "100", "--batch-size", "8",
+    return cli("train", "--data", str(data), "--hidden", "6", "--epochs", "100", "--checkpoint-every", "1", "--batch-size", "8",
                "--lr", "0.01", "--early-stopping", "0", "--out", str(out), "--quiet")
 
 

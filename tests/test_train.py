@@ -89,12 +89,43 @@ def test_divergence_after_good_epochs_keeps_their_checkpoint(tmp_path, monkeypat
 
     monkeypatch.setattr(train, "_finite_grads", poisoned)
     with pytest.raises(DeltapropError, match=r"epoch 3, batch 4: the gradient is NaN or Inf"):
-        dp.fit("wine", out=tmp_path, **SMALL)
+        dp.fit("wine", out=tmp_path, checkpoint_every=1, **SMALL)
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(s)["epoch"] for s in lines] == [1, 2]
     with np.load(tmp_path / "checkpoint.npz", allow_pickle=False) as f:
         meta = json.loads(f["meta"].tobytes().decode())
         assert meta["state"]["epoch"] == 2 and np.all(np.isfinite(f["W1"]))
+
+
+def test_by_default_a_checkpoint_is_written_once_a_second_at_most(tmp_path, monkeypatch):
+    saved = []
+    real = train.runs.save_checkpoint
+    monkeypatch.setattr(train.runs, "save_checkpoint", lambda path, net, opt, state, *a: (
+        saved.append(state.epoch), real(path, net, opt, state, *a)))
+    dp.fit("iris", out=tmp_path / "fast", hidden=[4], epochs=12, early_stopping=0)
+    assert saved == [12]  # twelve epochs of iris take well under a second: the end's checkpoint only
+    saved.clear()
+    monkeypatch.setattr(train, "CHECKPOINT_SECONDS", 0.0)  # as if every epoch took longer than the interval
+    dp.fit("iris", out=tmp_path / "slow", hidden=[4], epochs=12, early_stopping=0)
+    assert saved == list(range(1, 13))
+    saved.clear()
+    dp.fit("iris", out=tmp_path / "every5", hidden=[4], epochs=12, early_stopping=0, checkpoint_every=5)
+    assert saved == [5, 10, 12]
+
+
+def test_divergence_before_any_checkpoint_does_not_promise_one(tmp_path, monkeypatch):
+    real = train._finite_grads
+    calls = {"n": 0}
+
+    def poisoned(grads):
+        calls["n"] += 1
+        return real(grads) and calls["n"] != 20
+
+    monkeypatch.setattr(train, "_finite_grads", poisoned)
+    with pytest.raises(DeltapropError, match=r"epoch 3, batch 4") as e:
+        dp.fit("wine", out=tmp_path, **SMALL)
+    assert "checkpoint" not in str(e.value) and not (tmp_path / "checkpoint.npz").exists()
+    assert [json.loads(s)["epoch"] for s in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [1, 2]
 
 
 def test_early_stopping_restores_the_best_weights(tmp_path):

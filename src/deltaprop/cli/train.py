@@ -45,7 +45,7 @@ FLAGS = {  # flag → (TrainConfig field, type, help)
     "--test-split": ("test_split", float, "fraction held out for the test (default 0.2)"),
     "--early-stopping": ("early_stopping", int, "patience in epochs on the validation loss; 0: off (default 10)"),
     "--dtype": ("dtype", str, "float32 (default) or float64"),
-    "--checkpoint-every": ("checkpoint_every", int, "epochs between checkpoints (default 1)"),
+    "--checkpoint-every": ("checkpoint_every", int, "epochs between checkpoints; 0: one a second at most (default 0)"),
     "--sep": ("sep", str, "a table's delimiter (default: detected among , ; tab |)"),
     "--categorical": ("categorical", str, "table columns to one-hot encode, e.g. colour,size (text columns are)"),
     "--impute": ("impute", str, "missing cells: none (refused), mean, median, most_frequent (default none)"),

@@ -17,6 +17,10 @@ from ..errors import DeltapropError
 from ..files import safe as safefile
 
 
+CHECKPOINT_SECONDS = 1.0  # checkpoint_every = 0: a kill loses at most this much training and one epoch; every
+# checkpoint is an fsynced file, so writing one after every tiny epoch was a tenth of a digits run's CPU time
+
+
 @dataclass
 class TrainConfig:
     """Every setting of a run; ``None`` means "chosen from the task" (see :func:`resolve`).
@@ -48,7 +52,7 @@ class TrainConfig:
     test_split: float = 0.2
     early_stopping: int = 10  # patience in epochs on the validation loss; 0: off
     dtype: str = "float32"  # training default: the same test metric as float64 on every built-in set (docs/performance.md); float64 one flag away
-    checkpoint_every: int = 1  # epochs between checkpoints (Ctrl-C and the end always write one)
+    checkpoint_every: int = 0  # epochs between checkpoints; 0: after the first epoch that ends CHECKPOINT_SECONDS after the last checkpoint (Ctrl-C and the end always write one)
     sep: str | None = None  # a table's delimiter; None: detected (",", ";", tab, "|")
     categorical: list[str] | None = None  # table columns read as categories (text columns are anyway)
     impute: str = "none"  # missing cells: none (refused, the cell named) | mean | median | most_frequent
@@ -133,8 +137,9 @@ def check(c: TrainConfig) -> TrainConfig:
     if not isinstance(c.hidden, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
                                                  for n in c.hidden):
         raise DeltapropError(f"hidden must list layer sizes ≥ 1 (e.g. 64,32), got {c.hidden!r}")
-    for name in ("batch_size", "epochs", "checkpoint_every", "step_size"):
+    for name in ("batch_size", "epochs", "step_size"):
         _count(c, name, 1, "must be an integer ≥ 1")
+    _count(c, "checkpoint_every", 0, f"is in epochs (0: every {CHECKPOINT_SECONDS:g} s of training)")
     _count(c, "early_stopping", 0, "is a patience in epochs (0: off)")
     _count(c, "seed", 0, "must be an integer ≥ 0")
     for name in ("lr", "weight_decay", "val_split", "test_split", "noise", "gamma"):

@@ -20,6 +20,7 @@ import numpy as np
 from .. import checks, limits
 from ..data import dataset as data_mod
 from ..data import features as feat
+from ..engine import kernels
 from ..engine import losses as loss_mod
 from ..engine.layered import Network
 from ..errors import DeltapropError
@@ -93,8 +94,10 @@ class Model:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, naming the row
             Xs = self.inputs(X)
             a = np.empty((Xs.shape[0], self.net.sizes[-1]))
-            for rows in chunks(self.net, Xs.shape[0]):
-                a[rows] = self.net.predict(Xs[rows])
+            parts = chunks(self.net, Xs.shape[0])
+            with kernels.threads_for(self.net.sizes, parts[0].stop if parts else 1):
+                for rows in parts:
+                    a[rows] = self.net.predict(Xs[rows])
             if self.net.dtype != np.float64 and self.net.activations[-1].name == "softmax":
                 a /= a.sum(axis=1, keepdims=True)  # a float32 softmax sums to 1 to float32 rounding; now to float64's
             a = a * self.t_scale + self.t_mean if self.task == "regression" else a
@@ -213,9 +216,11 @@ def evaluate(model: Model, X, T=None, *, detail: bool = True) -> dict:
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, naming the row
         Xs, Ts = model.inputs(X), model.targets(T)
         c, a = np.empty(Xs.shape[0]), np.empty((Xs.shape[0], net.sizes[-1]))
-        for rows in chunks(net, Xs.shape[0]):  # bounded working memory, whatever the width of the network
-            trace = net.forward(Xs[rows])
-            c[rows], a[rows] = net.cost_per_sample(trace, Ts[rows]), trace.a[-1]
+        parts = chunks(net, Xs.shape[0])  # bounded working memory, whatever the width of the network
+        with kernels.threads_for(net.sizes, parts[0].stop if parts else 1):
+            for rows in parts:
+                trace = net.forward(Xs[rows])
+                c[rows], a[rows] = net.cost_per_sample(trace, Ts[rows]), trace.a[-1]
     finite_outputs(a, "evaluate: the model's outputs")
     finite_outputs(c[:, None], "evaluate: the loss")
     out = {"loss": float(c.mean() if net.reduction == "mean" else c.sum())}

@@ -36,7 +36,7 @@ from ..engine import kernels
 from ..engine.layered import Network
 from ..errors import DeltapropError, DeltapropTypeError
 from . import optim, runs
-from .config import TrainConfig, check_pair, config_from, resolve, settle, streams
+from .config import CHECKPOINT_SECONDS, TrainConfig, check_pair, config_from, resolve, settle, streams
 from .model import Model, Prepared, evaluate, metric_name, prepare
 
 Array = np.ndarray
@@ -164,8 +164,8 @@ def fit(
     """Train a network on ``data`` (a name, a path, a :class:`~deltaprop.data.Dataset`, or (X, T) arrays).
 
     Settings are those of :class:`TrainConfig`, as ``config`` or keywords. With ``out`` the run directory gets
-    ``config.toml``, ``metrics.jsonl``, a checkpoint every epoch, then ``model.npz``, ``metrics.json`` and
-    ``curves.png``; ``resume=True`` continues from its checkpoint. ``progress(record, cfg)`` is called after
+    ``config.toml``, ``metrics.jsonl``, checkpoints (every ``checkpoint_every`` epochs; by default at most one
+    a second), then ``model.npz``, ``metrics.json`` and ``curves.png``; ``resume=True`` continues from its checkpoint. ``progress(record, cfg)`` is called after
     every epoch; without it a progress bar is shown (tqdm: a widget in Jupyter) where someone is watching: by
     default in Jupyter and on a terminal, not in logs or pipes; ``verbose=True`` always, ``False`` never.
     ``stop_after_epoch`` stops (with a checkpoint) after that many epochs, as a kill would.
@@ -303,6 +303,7 @@ def _loop(net, opt, sched, prep: Prepared, cfg: TrainConfig, state: runs.LoopSta
     n_batches = math.ceil(N / B)
     ckpt = out / runs.CHECKPOINT if out is not None else None
     val_model = prep.model
+    last_checkpoint = time.perf_counter()
     # overflow is detected below and reported as divergence, so NumPy's own warnings would only repeat it
     with _Interrupts() as interrupts, np.errstate(over="ignore", invalid="ignore"):
         while state.epoch < cfg.epochs and not state.stopped_early:
@@ -320,7 +321,8 @@ def _loop(net, opt, sched, prep: Prepared, cfg: TrainConfig, state: runs.LoopSta
                     raise DeltapropError(
                         f"training diverged in epoch {state.epoch + 1}, batch {state.batch + 1}: the {e}; try a "
                         f"smaller learning rate (--lr {cfg.lr / 10:g})"
-                        + (f"; the last good checkpoint is in {out}" if out else "")) from None
+                        + (f"; the last good checkpoint is in {out}" if ckpt is not None and ckpt.exists() else
+                           "")) from None
                 state.loss_sum += cost * idx.shape[0]
                 state.seen += idx.shape[0]
                 state.batch += 1
@@ -336,8 +338,11 @@ def _loop(net, opt, sched, prep: Prepared, cfg: TrainConfig, state: runs.LoopSta
             if out is not None:
                 runs.append_metrics(out, record)
                 last = state.epoch >= cfg.epochs or state.stopped_early
-                if last or state.epoch % cfg.checkpoint_every == 0 or state.epoch == stop_after_epoch:
+                due = (state.epoch % cfg.checkpoint_every == 0 if cfg.checkpoint_every else
+                       time.perf_counter() - last_checkpoint >= CHECKPOINT_SECONDS)
+                if last or due or state.epoch == stop_after_epoch:
                     runs.save_checkpoint(ckpt, net, opt, state, cfg, identity)
+                    last_checkpoint = time.perf_counter()
             if progress is not None:
                 progress(record, cfg)
             if stop_after_epoch is not None and state.epoch >= stop_after_epoch and state.epoch < cfg.epochs:

@@ -30,6 +30,28 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def _fixed_panels(n: int, height: float = 4.2):
+    """A Figure of n panels side by side with margins fixed in inches, for curves.png, which every ``train``
+    draws: constrained layout measures every tick label of every axis to place the margins, and that was two
+    thirds of the figure's drawing time (0.40 → 0.16 s of CPU for digits). The axis labels and titles are put
+    at fixed places too (``_pin_labels``), so nothing is measured."""
+    from matplotlib.figure import Figure
+
+    width = 5.0 * n
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=1.2 / width, right=1 - 0.25 / width, bottom=0.6 / height, top=1 - 0.45 / height,
+                        wspace=0.3)
+    return fig, list(fig.subplots(1, n, squeeze=False)[0])
+
+
+def _pin_labels(ax) -> None:
+    """The axis labels and the title at fixed places (axes coordinates), clear of the widest tick labels
+    (a log scale's "8 × 10⁻¹"), instead of placed by measuring every tick label."""
+    ax.xaxis.set_label_coords(0.5, -0.1)
+    ax.yaxis.set_label_coords(-0.2, 0.5)
+    ax.set_title(ax.get_title(), y=1.0, pad=6)
+
+
 def class_colours(K: int) -> list:
     """One colour per class: the Playground's orange and blue for two classes, matplotlib's tab10 (then tab20)
     beyond."""
@@ -225,8 +247,7 @@ def run_figure(path: str | Path | None, history: list[dict], model, prep=None, m
     metric = metric_name(model.task)
     has_val = any(f"val_{metric}" in r for r in history)
     n = 1 + has_val + (one_d or two_d)
-    fig = _figure(5 * n, 4.2)
-    axes = list(fig.subplots(1, n, squeeze=False)[0])
+    fig, axes = _fixed_panels(n)
     best = metrics.get("best_epoch") if metrics and metrics.get("stopped_early") else None
     curves_panels(axes[:1 + has_val], history, metric, net.loss.name, best)
     if one_d or two_d:
@@ -235,6 +256,8 @@ def run_figure(path: str | Path | None, history: list[dict], model, prep=None, m
             fit_panel(axes[-1], model, X, T, f"{prep.dataset.name}: fit and hidden-unit contributions")
         else:
             regions_panel(axes[-1], model, X, T, f"{prep.dataset.name}: decision regions (training points)")
+    for ax in axes:
+        _pin_labels(ax)
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
