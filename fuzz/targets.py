@@ -3,7 +3,6 @@ no hang, no code run. Shared by the hypothesis tests (a few thousand cases) and 
 
 from __future__ import annotations
 
-import tomllib
 
 import numpy as np
 
@@ -87,7 +86,7 @@ def model_arrays(arrays: dict[str, np.ndarray]) -> None:
 
 def checkpoint_bytes(content: bytes, net_sizes=(2, 3, 2)) -> None:
     """Any bytes as a checkpoint, restored into a small network: loads or is refused clearly."""
-    from deltaprop.training import config, optim, runs
+    from deltaprop.training import optim, runs
     from deltaprop.engine.layered import Network
 
     net = Network(list(net_sizes), "tanh", "cross_entropy", output="softmax", seed=0)

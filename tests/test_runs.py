@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys

@@ -168,7 +168,7 @@ def test_pipeline_column_transformer_cross_val_and_grid_search():
 
 
 def test_feature_names_are_kept():
-    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pandas")
     X, y = load_iris(return_X_y=True, as_frame=True)
     clf = DeltapropClassifier(hidden=(4,), epochs=10, random_state=0).fit(X, y)
     assert list(clf.feature_names_in_) == list(X.columns)

@@ -15,7 +15,7 @@ import pytest
 
 import deltaprop as dp
 from deltaprop.cli import main
-from deltaprop.view import drawing, notebook
+from deltaprop.view import drawing
 
 from conftest import central_differences
 

@@ -102,7 +102,7 @@ def model_batch(model, args) -> tuple[np.ndarray, np.ndarray]:
     if args.x is None or args.t is None:
         raise DeltapropError("--x and --t go together")
     X = floats(args.x, "--x")
-    n_in, K = model.net.sizes[0], model.net.sizes[-1]
+    n_in = model.net.sizes[0]
     if X.shape[1] != n_in:
         raise DeltapropError(f"--x has {X.shape[1]} values; the model takes {n_in} inputs"
                              + (f" ({', '.join(model.feature_names)})" if model.feature_names else ""))

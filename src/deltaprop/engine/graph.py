@@ -46,7 +46,7 @@ class Level:
     hi: int
     groups: list  # [(Activation, start, stop)]: contiguous runs of one activation
     dense: bool  # every source in [lo, hi) feeds every neuron: a dense block, (stop-start, hi-lo)
-    matrix: "scipy.sparse.csr_matrix | None"  # sparse levels: (stop-start, hi-lo), its data a view of w[e0:e1]
+    matrix: object  # sparse levels: a scipy.sparse.csr_matrix (stop-start, hi-lo), its data a view of w[e0:e1]; else None
     rows: Array | None  # sparse levels: the target row of every edge, for the weight gradient
 
 

@@ -159,7 +159,6 @@ class LayeredDeriver:
 
     def part_linear(self) -> None:
         """Seed 003 (d): without the non-linearities the network is one linear map of x."""
-        L = self.L
         self.head("Without non-linearities the model is linear (seed 003 d)")
         self.text("With every activation the identity, each layer is one affine map of the one below, "
                   "v^(l) = W^(l) v^(l−1) + b^(l) (v^(0) = x, W^(l) the layer's weights from below to above); "
@@ -309,7 +308,7 @@ class LayeredDeriver:
     def part_batch(self) -> None:
         """Seed 000 (3), seed 002, seed 003 (l): a data set of N samples."""
         L = self.L
-        z, a, w, C, c = L.zin, L.act, L.w, L.C, L.c
+        z, a, w, C = L.zin, L.act, L.w, L.C
         mean = self.net.reduction == "mean"
         s_tex, s_txt = (r"\frac{1}{N}", "(1/N) ") if mean else ("", "")
         self.head("A batch of N samples")
