@@ -47,3 +47,31 @@ def test_fit_takes_a_thread_count_and_refuses_a_bad_one():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(DeltapropError, match="threads"):
             dp.fit((X, T), epochs=1, threads=bad)
+
+
+def test_the_command_line_starts_blas_at_one_thread_and_the_policy_raises_it():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from deltaprop.engine import blas_start
+
+    env = {k: v for k, v in os.environ.items() if k not in blas_start.THREAD_SETTINGS}
+    fresh = dict(env)
+    assert blas_start.one_thread(fresh, modules={}) and fresh["OPENBLAS_NUM_THREADS"] == "1"
+    assert not blas_start.one_thread({"OMP_NUM_THREADS": "4"}, modules={})  # the user's setting wins
+    empty: dict = {}
+    assert not blas_start.one_thread(empty) and not empty  # NumPy is loaded here: too late, nothing changes
+    # a fresh interpreter as the command line starts: one thread, then two inside the policy's context, which
+    # threadpoolctl can raise past the count OpenBLAS started with (the design depends on it)
+    code = ("import json, os; from deltaprop.engine import blas_start; blas_start.one_thread(); "
+            "import threadpoolctl; from deltaprop.engine import kernels; "
+            "n = lambda: [i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas']; "
+            "start = n()\n"
+            "with kernels.threads_for([784, 1024, 10], 128, threads=2): inside = n()\n"
+            "print(json.dumps([os.environ['OPENBLAS_NUM_THREADS'], start, inside, os.cpu_count()]))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    setting, start, inside, cpus = json.loads(out.stdout)
+    assert setting == "1" and start == [1]
+    assert inside == [min(2, cpus)]

@@ -35,23 +35,10 @@ def exit_on_interrupt():
     return signal.signal(signal.SIGINT, _interrupted)
 
 
-_THREAD_SETTINGS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS")
-
-
-def one_blas_thread_at_start() -> None:
-    """Start NumPy's OpenBLAS with one thread unless the user set a thread count: the training loop and the
-    model's predictions raise it where the work pays for more (:func:`deltaprop.engine.kernels.threads_for`).
-    OpenBLAS's idle threads spin for work after every product, so a second thread started at import cost
-    ~0.2 s of CPU in a digits run (0.23 of 1.1 s; benchmarks/digits_end_to_end.py) without making it faster.
-    Only before NumPy is imported, and only in the command's own process (a caller that already imported NumPy
-    keeps its settings)."""
-    if "numpy" not in sys.modules and not any(name in os.environ for name in _THREAD_SETTINGS):
-        os.environ["OPENBLAS_NUM_THREADS"] = "1"
-
-
 import argparse  # noqa: E402
 import importlib  # noqa: E402
 
+from ..engine import blas_start  # noqa: E402
 from ..errors import DeltapropError  # noqa: E402
 
 # name → one-line help, in --help order; the module cli/NAME.py registers the full parser of NAME
@@ -135,7 +122,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     previous = exit_on_interrupt()  # first thing: Ctrl-C during the imports below is one line, status 130
-    one_blas_thread_at_start()
+    blas_start.one_thread()  # before NumPy loads OpenBLAS (see engine/blas_start.py)
     try:
         return _main(argv)
     finally:
