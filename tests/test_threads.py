@@ -75,3 +75,21 @@ def test_the_command_line_starts_blas_at_one_thread_and_the_policy_raises_it():
     setting, start, inside, cpus = json.loads(out.stdout)
     assert setting == "1" and start == [1]
     assert inside == [min(2, cpus)]
+
+
+def test_the_processs_own_load_is_not_counted_as_another_processs():
+    state = {"wall": None, "cpu": 0.0, "load": 0.0}
+    assert kernels.own_load(now=100.0, cpu=0.0, state=state) == 0.0  # a fresh process adds nothing
+    # one thread busy for five minutes: its part of the 1-minute average approaches 1, as the kernel's would
+    for k in range(1, 61):
+        own = kernels.own_load(now=100.0 + 5 * k, cpu=5.0 * k, state=state)
+    assert own == pytest.approx(1 - np.exp(-300 / 60), rel=1e-9)
+    # then idle for two minutes: it decays away
+    assert kernels.own_load(now=520.0, cpu=300.0, state=state) == pytest.approx(own * np.exp(-2), rel=1e-9)
+    first = {"wall": None, "cpu": 0.0, "load": 0.0}  # first call: the CPU used so far, as if just now
+    assert kernels.own_load(now=5.0, cpu=30.0, state=first) == pytest.approx(1 - np.exp(-0.5))
+    # the policy: a 2-core machine at load 1.0 that is this process alone has both cores free; with one other
+    # busy process (load 2.0) it has one
+    assert kernels.blas_threads(LARGE, 128, load=1.0, own=1.0, cpus=2) == 2
+    assert kernels.blas_threads(LARGE, 128, load=2.0, own=1.0, cpus=2) == 1
+    assert kernels.blas_threads(LARGE, 128, load=0.3, own=1.0, cpus=2) == 2  # never a negative load

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 import os
+import time
 
 import numpy as np
 
@@ -254,15 +256,43 @@ class Workspace(dict):
 SMALL_MATMUL = 2**21  # multiply-adds below which one BLAS thread beats several (measured on digits)
 
 
+LOAD_TAU = 60.0  # seconds: the time constant of the 1-minute load average
+_own = {"wall": None, "cpu": 0.0, "load": 0.0}  # this process's part of it, as tracked by own_load
+
+
+def _process_cpu() -> float:
+    t = os.times()
+    return t.user + t.system  # this process's threads, not its children
+
+
+def own_load(now: float | None = None, cpu: float | None = None, state: dict = _own) -> float:
+    """This process's own part of the 1-minute load average, so that a process that has been training (a
+    benchmark, a grid search, a notebook) does not count itself as another process's load: the CPU seconds per
+    second it used, averaged as the kernel averages the load (exponential decay with LOAD_TAU), updated at every
+    call. The first call has only the CPU time used so far: it counts as one thread busy for that long, just
+    now (1 − e^(−cpu/τ)), which can only overstate it. ``now`` and ``cpu`` stand in for the clocks in tests."""
+    now = time.monotonic() if now is None else now
+    cpu = _process_cpu() if cpu is None else cpu
+    if state["wall"] is None:
+        state["load"] = 1 - math.exp(-cpu / LOAD_TAU)
+    else:
+        dt = max(now - state["wall"], 1e-6)
+        decay = math.exp(-dt / LOAD_TAU)
+        state["load"] = state["load"] * decay + (cpu - state["cpu"]) / dt * (1 - decay)
+    state["wall"], state["cpu"] = now, cpu
+    return state["load"]
+
+
 def blas_threads(sizes: list[int], batch_size: int, threads: int | None = None,
-                 load: float | None = None, cpus: int | None = None) -> int:
+                 load: float | None = None, cpus: int | None = None, own: float = 0.0) -> int:
     """How many BLAS threads a training run of layer ``sizes`` and ``batch_size`` should use.
 
     ``threads`` (a ``--threads`` flag) wins. Otherwise one thread for small networks: their products (the
     largest batch·n_in·n_out below SMALL_MATMUL multiply-adds) are too small to share out, and on a busy machine
     idle BLAS threads spinning for work made digits training 20× slower (23 s against 1.2 s). Larger networks get
-    the cores the machine has free: the CPU count less the 1-minute load average (``os.getloadavg``; ``load`` and
-    ``cpus`` stand in for them in tests), rounded, at least 1. OpenBLAS's threads wait for each other at every
+    the cores the machine has free: the CPU count less the other processes' load, that is the 1-minute load
+    average (``os.getloadavg``) less this process's own part of it (:func:`own_load`), rounded, at least 1
+    (``load``, ``own`` and ``cpus`` stand in for them in tests). OpenBLAS's threads wait for each other at every
     product, so a thread on a core that another process holds stalls the whole product."""
     cpus = cpus or os.cpu_count() or 1
     if threads is not None:
@@ -275,7 +305,8 @@ def blas_threads(sizes: list[int], batch_size: int, threads: int | None = None,
             load = os.getloadavg()[0]
         except (AttributeError, OSError):  # not on every platform
             load = 0.0
-    return max(1, min(cpus, round(cpus - load)))
+        own = own_load()
+    return max(1, min(cpus, round(cpus - max(0.0, load - own))))
 
 
 def threads_for(sizes: list[int], batch_size: int, threads: int | None = None):
