@@ -180,7 +180,7 @@ def hidden_huge(d: Path, n: int = 2_000_000) -> list[str]:
 
 
 def hidden_big(d: Path) -> list[str]:  # under the parameter limit, over the memory budget
-    return ["train", "--data", "digits", "--hidden", "400000", "--epochs", "1", "--out", str(d / "run"), "--quiet"]
+    return ["train", "--data", "digits", "--hidden", "400000", "--batch-size", "2000", "--epochs", "1", "--out", str(d / "run"), "--quiet"]
 
 
 def hidden_deep(d: Path) -> list[str]:
@@ -256,7 +256,7 @@ def wide_at_trace_limit(d: Path) -> list[str]:  # [1, 28 000, 1]: 196 000 values
     return ["trace", _write(d / "wide.toml", layered_text([1, 28_000, 1], weights=False)), "--json"]
 
 
-def train_at_memory_limit(d: Path) -> list[str]:  # digits with 30 000 hidden units: ~0.95 GiB estimated
+def train_at_memory_limit(d: Path) -> list[str]:  # digits with 30 000 hidden units: 0.36 GiB estimated, 514 MB peak
     return ["train", "--data", "digits", "--hidden", "30000", "--epochs", "1", "--batch-size", "16",
             "--out", str(d / "run"), "--quiet"]
 
@@ -281,8 +281,11 @@ CASES = [
     Case("idx_gzip_2e27_pixels", gzip_idx, needle="limit", quick=True),
     Case("idx_gzip_trailing_200MB", gzip_idx_lying, needle="longer"),
     Case("train_hidden_2000000", hidden_huge, needle="1000000", quick=True),
-    Case("train_hidden_900000", lambda d: hidden_huge(d, 900_000), needle="memory limit"),
-    Case("train_hidden_400000", hidden_big, needle="limit"),
+    # 900 000 units in batches of the whole training split: 4 × batch × Σ n_l alone is 3.7 GiB (in batches of
+    # 32 it is within the budget, and trains: slowly, but that is work a user may ask for)
+    Case("train_hidden_900000_batch_1000", lambda d: hidden_huge(d, 900_000) + ["--batch-size", "1000"],
+         needle="memory limit"),
+    Case("train_hidden_400000_batch_2000", hidden_big, needle="limit"),
     Case("train_hidden_40x2000", hidden_deep, needle="limit"),
     Case("train_batch_1e9", batch_huge, codes=(0, 2)),
     Case("npz_zero_d_x", npz_zero_d, needle="X", quick=True),

@@ -240,3 +240,35 @@ def test_standardizer_handles_constant_columns():
     mean, scale = data.standardizer(X)
     np.testing.assert_array_equal(mean, [2.0, 5.0])
     np.testing.assert_array_equal(scale, [1.0, 1.0])  # std of column 0 is 1; column 1 is constant → 1
+
+
+@pytest.mark.parametrize("block", [2**25, 8 * 7 * 3, 1])  # one block, blocks of 3 rows, one row at a time
+def test_the_standardization_in_blocks_agrees_with_numpy(monkeypatch, block):
+    from deltaprop.data import dataset
+
+    monkeypatch.setattr(dataset, "STANDARDIZE_BLOCK", block)
+    rng = np.random.default_rng(3)
+    X = rng.normal(5.0, 3.0, (101, 7)) * np.array([1, 1e-8, 1e8, 1, 1, 1, 1])
+    X[:, 4] = 2.5  # a constant column: scale 1
+    mean, scale = data.standardizer(X)
+    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-15, atol=0)
+    std = X.std(axis=0)
+    np.testing.assert_allclose(scale[std > 0], std[std > 0], rtol=1e-13, atol=0)
+    assert scale[4] == 1.0
+
+
+def test_prepared_splits_in_blocks_are_the_whole_array_formula_bit_for_bit(monkeypatch):
+    from deltaprop.data import dataset
+    from deltaprop.training import config, model
+
+    ds = data.load("diabetes")
+    cfg = config.TrainConfig(dtype="float32", seed=1)
+    monkeypatch.setattr(dataset, "STANDARDIZE_BLOCK", 8 * ds.X.shape[1] * 5)  # blocks of 5 rows
+    prep = model.prepare(ds, cfg)
+    m = prep.model
+    for part in ("train", "val", "test"):
+        X, T = prep.raw[part]
+        Xs, Ts = getattr(prep, part)
+        assert Xs.dtype == Ts.dtype == np.float32 and Xs.flags.c_contiguous
+        np.testing.assert_array_equal(Xs, ((X - m.x_mean) / m.x_scale).astype(np.float32))
+        np.testing.assert_array_equal(Ts, ((T - m.t_mean) / m.t_scale).astype(np.float32))

@@ -108,12 +108,13 @@ def test_toml_items_are_counted_before_parsing():
 
 
 def test_training_memory_is_estimated_before_allocating(tmp_path, capsys):
-    sizes = [64, 400_000, 10]
-    assert limits.training_bytes(sizes, 64, 1797) > 2**30  # 30 M parameters × 6 arrays of float64
-    code = main(["train", "--data", "digits", "--hidden", "400000", "--out", str(tmp_path / "r"), "--quiet"])
+    sizes = [64, 400_000, 10]  # 30 M parameters, within the parameter limit
+    assert limits.training_bytes(sizes, 1257, 1797, itemsize=4) > 2**31  # batches of all 1257 training rows
+    code = main(["train", "--data", "digits", "--hidden", "400000", "--batch-size", "2000", "--out",
+                 str(tmp_path / "r"), "--quiet"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "memory limit of 1 GiB" in err and "--limit memory=N" in err
+    assert "memory limit of 2 GiB" in err and "--limit memory=N" in err
     assert not (tmp_path / "r" / "model.npz").exists()
 
 

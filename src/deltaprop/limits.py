@@ -65,7 +65,7 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {b.name: b for b in (
-    Budget("memory", 2**30, "memory a command plans to allocate, estimated from sizes before the work", "bytes"),
+    Budget("memory", 2**31, "memory a command plans to allocate, estimated from sizes before the work", "bytes"),
     Budget("toml_depth", 64, "nesting depth of a TOML file: dotted key parts, table headers, arrays, inline tables"),
     Budget("toml_items", 150_000, "keys, values and tables of a TOML file, counted before it is parsed "
                                   "(Python's TOML parser reads 35 000–100 000 a second on a busy core)"),
@@ -161,13 +161,18 @@ def check(name: str, amount: int, where: str, what: str) -> None:
 FLOAT = 8
 
 
-def training_bytes(sizes: list[int], batch: int, n_samples: int, optimizer_slots: int = 2) -> int:
+def training_bytes(sizes: list[int], batch: int, n_samples: int, optimizer_slots: int = 2,
+                   itemsize: int = FLOAT) -> int:
     """Training's peak: parameters × (weights, gradients, optimizer slots, best weights, the checkpoint being
-    written) + a batch's z, a, δ and scratch per unit (4 arrays of batch × Σ n_l) + the data twice (the file's
-    arrays and the standardized splits) + the widest layer's activations over all samples (the metrics)."""
+    written), as float64 to be safe; a batch's z, a, δ and scratch per unit (4 arrays of batch × Σ n_l in the
+    network's dtype, ``itemsize`` bytes); the data, n_samples × (n_0 + n_L) numbers three times (the file's
+    float64 array, the float64 splits kept for the metrics, the standardized splits in the network's dtype);
+    and one chunk of evaluation, at most PREDICT_BYTES (the metrics run a chunk of rows at a time,
+    :func:`predict_rows`)."""
     params = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
-    return FLOAT * (params * (4 + optimizer_slots) + 4 * batch * sum(sizes) + 2 * n_samples * (sizes[0] + sizes[-1])
-                    + 2 * n_samples * max(sizes))  # the metrics pass over a whole split, one layer at a time
+    per_row = 2 * itemsize * sum(sizes) + (8 + itemsize) * sizes[0]
+    return (FLOAT * params * (4 + optimizer_slots) + 4 * itemsize * batch * sum(sizes)
+            + (16 + itemsize) * n_samples * (sizes[0] + sizes[-1]) + min(PREDICT_BYTES, n_samples * per_row))
 
 
 def check_memory(amount: int, where: str, what: str = "the memory needed") -> None:
@@ -206,8 +211,9 @@ def value_range(values, where: str, low: float | None = None, high: float = MODE
 
 
 def predict_rows(sizes: list[int], itemsize: int = 8) -> int:
-    """Rows predicted at a time so that the z and a of every layer stay within PREDICT_BYTES (at least one)."""
-    per_row = 2 * itemsize * sum(sizes)
+    """Rows predicted at a time so that the z and a of every layer, and the standardized inputs they start from
+    (a float64 copy, then the network's dtype), stay within PREDICT_BYTES (at least one)."""
+    per_row = 2 * itemsize * sum(sizes) + (8 + itemsize) * sizes[0]
     if per_row > PREDICT_BYTES:
         raise DeltapropError(f"a network with layers {sizes} needs {per_row} bytes per sample to predict; the "
                              f"limit is {PREDICT_BYTES}")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..errors import DeltapropError
 from .builtin import BISHOP, BUILTIN, NAMES, PLAYGROUND, bishop, named, playground
-from .dataset import (Dataset, align, check_dataset, fingerprint, one_hot, real_matrix, split, standardizer,
+from .dataset import (Dataset, align, check_dataset, fingerprint, one_hot, real_matrix, row_blocks, split,
+                      standardizer,
                       targets_from_column)
 from . import readers
 from .readers import (csv_dataset, idx_dataset, load_idx, load_npz, load_xt, npz_dataset, parquet_dataset,

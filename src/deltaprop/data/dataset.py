@@ -234,9 +234,28 @@ def fingerprint(X, T) -> str:
     return h.hexdigest()
 
 
+#: bytes of float64 scratch the standardization works in at a time, so the data is never copied whole for it
+STANDARDIZE_BLOCK = 2**25
+
+
+def row_blocks(n_rows: int, row_bytes: int) -> list[slice]:
+    """Slices of rows of about STANDARDIZE_BLOCK bytes at most (at least one row each)."""
+    step = max(1, STANDARDIZE_BLOCK // max(row_bytes, 1))
+    return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
+
+
 def standardizer(X: Array) -> tuple[Array, Array]:
-    """(mean, scale) per column of the training inputs; a constant column gets scale 1 (it becomes 0)."""
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
+    """(mean, scale) per column of the training inputs; a constant column gets scale 1 (it becomes 0).
+
+    The population standard deviation √(Σ(x − x̄)²/N), as ``X.std(axis=0)``, summed a block of rows at a time
+    in float64 (``X.std`` makes a float64 copy of all of X to subtract the mean: a third of the peak memory of
+    training on MNIST); it agrees with ``X.std`` to rounding (tests/test_data.py)."""
+    X = np.asarray(X)
+    mean = X.mean(axis=0, dtype=np.float64)
+    sq = np.zeros_like(mean)
+    for rows in row_blocks(X.shape[0], 8 * X.shape[1] if X.ndim > 1 else 8):
+        d = X[rows] - mean
+        sq += np.einsum("ij,ij->j", d, d) if d.ndim > 1 else d @ d
+    scale = np.sqrt(sq / max(X.shape[0], 1))
     scale[scale == 0] = 1.0
     return mean, scale

@@ -617,9 +617,10 @@ def number_cell(text: str, path, row: int, column: str) -> float:
     return number_in_text(text, f"{path}: row {row}, column {column!r}")
 
 
-# Training holds a data set about 5 times as float64 (the file's array, the splits, the standardized splits and
-# the copies kept for metrics and plots): measured 1.76 GB peak for 60 000 × 784 IDX images (376 MB as float64).
-DATA_COPIES = 5
+# Training holds a data set about 3 times (the file's float64 array, the float64 splits kept for the metrics and
+# plots, the standardized splits in the network's dtype), plus the chunks it standardizes and evaluates: measured
+# 1.35 GB peak (ru_maxrss, the interpreter included) for 60 000 × 784 IDX images (376 MB as float64), so 4.
+DATA_COPIES = 4
 
 
 def check_data_memory(n_numbers: int, where: str) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 
 from .. import data as data_mod
 from ..data.dataset import fingerprint
-from .. import limits
+from .. import checks, limits
 from ..engine import losses as loss_mod
 from ..engine import kernels
 from ..engine.layered import Network
@@ -275,7 +275,8 @@ def build(cfg: TrainConfig, prep: Prepared) -> Network:
             limits.value_range(v, f"{prep.dataset.name}: the data's {key} (from the training split)", low)
     n_all = sum(part[0].shape[0] for part in (prep.train, prep.val, prep.test) if part is not None)
     batch = min(cfg.batch_size, prep.train[0].shape[0])
-    limits.check_memory(limits.training_bytes(sizes, batch, n_all), "the network to train",
+    limits.check_memory(limits.training_bytes(sizes, batch, n_all, itemsize=checks.as_dtype(cfg.dtype).itemsize),
+                        "the network to train",
                         f"the memory training sizes {sizes} with batches of {batch} needs (estimated; smaller "
                         "--hidden or --batch-size need less)")
     return Network(sizes, cfg.activation, r["loss"], output=r["output"], init=r["init"], seed=init_rng,
