@@ -130,8 +130,13 @@ class Deltaprop:
         self.perm = np.arange(n)  # shuffled in place every epoch
         # one set of buffers for the full batches and one for the last, shorter batch (if any)
         self.bufs = {}
+        try:  # an older checkout's step took a list
+            kept = getattr(_wing(pkg, "train"), "StepBuffers", None)
+        except AttributeError:
+            kept = None
         for size in {batch, n % batch} - {0}:
-            self.bufs[size] = [np.empty((size, N_IN), dtype), np.empty((size, N_OUT), dtype), None, None]
+            Xb, Tb = np.empty((size, N_IN), dtype), np.empty((size, N_OUT), dtype)
+            self.bufs[size] = kept(Xb, Tb) if kept is not None else [Xb, Tb, None, None]
 
     def step(self, start):
         idx = self.perm[start:start + self.batch]

@@ -45,9 +45,10 @@ def main(argv=None) -> int:
         T = np.eye(10, dtype=dtype)[rng.integers(0, 10, B)]
         net = dp.Network([784, H, H, 10], act, "cross_entropy", output="softmax", dtype=dtype)
         opt = optim.make("sgd", lr=0.01)
-        buf = [X.copy(), T.copy(), None, None]
+        buf = (train.StepBuffers(X.copy(), T.copy()) if hasattr(train, "StepBuffers")
+               else [X.copy(), T.copy(), None, None])  # an older checkout's step took a list
         train.step(net, opt, X, T, np.arange(B), buf, 1.0)  # the training loop's step, once for real
-        trace, grads = buf[2], buf[3]
+        trace, grads = (buf.trace, buf.grads) if hasattr(train, "StepBuffers") else (buf[2], buf[3])
         no_blas = types.SimpleNamespace(**{k: getattr(np, k) for k in dir(np) if not k.startswith("__")})
         no_blas.matmul = lambda a, b, out=None: out
         layered.np = blas.np = no_blas  # the engine's and the kernels' NumPy, with matmul a no-op

@@ -54,7 +54,7 @@ def main() -> None:
     net = dp.Network(SIZES, "relu", "cross_entropy", output="softmax", init="he", seed=0, dtype=args.dtype)
     opt = optim.make(args.optimizer, lr=1e-3 if "adam" in args.optimizer else 0.01)
     B = args.batch
-    bufs = {n: [np.empty((n, SIZES[0]), args.dtype), np.empty((n, 10), args.dtype), None, None]
+    bufs = {n: train.StepBuffers(np.empty((n, SIZES[0]), args.dtype), np.empty((n, 10), args.dtype))
             for n in {B, args.samples % B or B}}
     perm = np.arange(args.samples)
 

@@ -38,7 +38,7 @@ def _setup(dtype, act, loss, output, opt="sgd"):
 def _step_peaks(net, opt, X, T, steps=5):
     """The training loop's own step (train.step, gather included); the traced peak of each steady-state step
     above its start."""
-    buf = [np.empty_like(X), np.empty_like(T), None, None]
+    buf = train.StepBuffers(np.empty_like(X), np.empty_like(T))
     idx = np.random.default_rng(1).permutation(N)
 
     def step():
@@ -56,7 +56,7 @@ def _step_peaks(net, opt, X, T, steps=5):
             peaks.append(tracemalloc.get_traced_memory()[1] - before)
     finally:
         tracemalloc.stop()
-    return peaks, buf[2], buf[3]
+    return peaks, buf.trace, buf.grads
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -180,7 +180,7 @@ def _one_step(optimizer, lr_factor, seed=0, **kw):
     idx = rng.permutation(12)[:8]
     opt = dp.training.optim.make(optimizer, lr=0.05, **kw)
     theta0 = [p.copy() for p in net.params()]
-    buf = [np.empty((8, 5)), np.empty((8, 4)), None, None]
+    buf = train.StepBuffers.empty(8, X, T)
     cost = train.step(net, opt, X, T, idx, buf, lr_factor)
     return net, opt, theta0, X[idx], T[idx], cost
 
@@ -236,7 +236,7 @@ def test_add_step_with_and_without_the_accumulating_gemm(dtype, monkeypatch):
         ref = [p.astype(np.float64) - 0.05 * g for p, g in
                zip(net.params(), net.astype(np.float64).loss_and_grads(X.astype(np.float64), T).params())]
         opt = dp.training.optim.make("sgd", lr=0.05)
-        train.step(net, opt, X, T, idx, [np.empty_like(X), np.empty_like(T), None, None])
+        train.step(net, opt, X, T, idx, train.StepBuffers(np.empty_like(X), np.empty_like(T)))
         tol = 1e-5 if dtype == "float32" else 1e-13
         for p, r in zip(net.params(), ref):
             np.testing.assert_allclose(p, r, rtol=tol, atol=tol)
@@ -269,7 +269,7 @@ def test_a_diverged_step_changes_no_parameter(optimizer):
     net = dp.Network([3, 5, 2], "relu", "quadratic", output="identity", seed=0)
     X, T = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
     opt = dp.training.optim.make(optimizer, lr=0.1)
-    buf = [np.empty_like(X), np.empty_like(T), None, None]
+    buf = train.StepBuffers(np.empty_like(X), np.empty_like(T))
     train.step(net, opt, X, T, np.arange(6), buf)
     before, t = [p.copy() for p in net.params()], opt.t
     T[4, 0] = np.inf

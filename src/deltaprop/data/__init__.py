@@ -14,7 +14,7 @@ from . import readers
 from .readers import (csv_dataset, idx_dataset, load_idx, load_npz, load_xt, npz_dataset, parquet_dataset,
                       read_csv_rows, read_table)
 
-__all__ = ["Dataset", "load", "align", "check_dataset", "one_hot", "real_matrix", "split", "standardizer",
+__all__ = ["Dataset", "load", "align", "check_dataset", "one_hot", "real_matrix", "row_blocks", "split", "standardizer",
            "targets_from_column", "fingerprint", "parquet_dataset", "read_table", "BISHOP", "BUILTIN", "NAMES", "PLAYGROUND", "bishop", "playground", "named",
            "csv_dataset", "idx_dataset", "load_idx", "load_npz", "load_xt", "npz_dataset", "read_csv_rows"]
 

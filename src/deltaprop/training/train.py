@@ -94,20 +94,35 @@ class _Diverged(Exception):
     """Raised by :func:`step` before the parameters change; the loop turns it into a DeltapropError."""
 
 
-def step(net, opt, X, T, idx, buf: list, lr_factor: float = 1.0) -> float:
+@dataclass(slots=True)
+class StepBuffers:
+    """What a step keeps for the next step of its batch size: the gathered batch (X, T) and the trace and
+    gradients that forward and backward write into (None until the first step)."""
+
+    X: np.ndarray
+    T: np.ndarray
+    trace: object = None  # engine.layered.Trace
+    grads: object = None  # engine.layered.Grads
+
+    @classmethod
+    def empty(cls, n: int, X: np.ndarray, T: np.ndarray) -> "StepBuffers":
+        """Buffers for batches of n rows of X and T (their widths and dtypes)."""
+        return cls(np.empty((n, X.shape[1]), X.dtype), np.empty((n, T.shape[1]), T.dtype))
+
+
+def step(net, opt, X, T, idx, buf: StepBuffers, lr_factor: float = 1.0) -> float:
     """One step of mini-batch training on the rows ``idx`` of X and T, as the training loop runs it; returns C.
 
-    ``buf`` is [Xb, Tb, trace, grads], kept by the caller from step to step: the batch is gathered into Xb and
-    Tb, and forward and backward write into the trace and grads of the last step, so nothing is allocated.
+    ``buf`` (:class:`StepBuffers`) is kept by the caller from step to step: the batch is gathered into buf.X and
+    buf.T, and forward and backward write into the trace and grads of the last step, so nothing is allocated.
     The optimizer does the backward pass and the update (:meth:`~deltaprop.training.optim.Optimizer.minimize`);
     a NaN or Inf cost or δ raises _Diverged before any parameter changes.
     """
-    Xb, Tb = buf[0], buf[1]
-    np.take(X, idx, axis=0, out=Xb, mode="clip")  # idx is a slice of a permutation; "raise" would buffer
-    np.take(T, idx, axis=0, out=Tb, mode="clip")
-    buf[2] = trace = net.forward(Xb, buf[2])
-    buf[3] = grads = opt.minimize(net, trace, Tb, buf[3], lr_factor, check=_check_finite)
-    return float(grads.cost)
+    np.take(X, idx, axis=0, out=buf.X, mode="clip")  # idx is a slice of a permutation; "raise" would buffer
+    np.take(T, idx, axis=0, out=buf.T, mode="clip")
+    buf.trace = net.forward(buf.X, buf.trace)
+    buf.grads = opt.minimize(net, buf.trace, buf.T, buf.grads, lr_factor, check=_check_finite)
+    return float(buf.grads.cost)
 
 
 def _check_finite(grads) -> None:
@@ -297,10 +312,7 @@ def _loop(net, opt, sched, prep: Prepared, cfg: TrainConfig, state: runs.LoopSta
     """Run epochs until cfg.epochs or early stopping; True if stopped on request before the end."""
     X, T = prep.train
     N, B = X.shape[0], min(cfg.batch_size, X.shape[0])
-    # two buffer sets: full batches, and the smaller last batch of an epoch
-    bufs = {}
-    for n in {B, N % B or B}:
-        bufs[n] = [np.empty((n, X.shape[1]), X.dtype), np.empty((n, T.shape[1]), T.dtype), None, None]
+    bufs = {n: StepBuffers.empty(n, X, T) for n in {B, N % B or B}}  # full batches, and the last, smaller one
     n_batches = math.ceil(N / B)
     ckpt = out / runs.CHECKPOINT if out is not None else None
     val_model = prep.model
