@@ -12,7 +12,7 @@ import pytest
 import deltaprop as dp
 from deltaprop import data, limits
 from deltaprop.cli import main
-from deltaprop.data import features, readers
+from deltaprop.data import features, tables
 from deltaprop.errors import DeltapropError, DeltapropWarning
 from conftest import one_line_error
 
@@ -29,7 +29,7 @@ def write(tmp_path, name, text, encoding="utf-8"):
 
 
 def test_numbers_match_pandas_across_many_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers, "BLOCK_BYTES", 4096)  # many blocks: the streaming must stitch them exactly
+    monkeypatch.setattr(tables, "BLOCK_BYTES", 4096)  # many blocks: the streaming must stitch them exactly
     rng = np.random.default_rng(0)
     X = np.round(rng.standard_normal((3000, 5)) * 100, 3)
     X[:, 2] = rng.integers(-5, 5, 3000)  # an integer column beside floats
@@ -44,7 +44,7 @@ def test_numbers_match_pandas_across_many_blocks(tmp_path, monkeypatch):
 
 
 def test_a_later_block_with_text_is_the_cell_named_not_a_crash(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers, "BLOCK_BYTES", 1024)
+    monkeypatch.setattr(tables, "BLOCK_BYTES", 1024)
     rows = "".join(f"{i},{i % 2}\n" for i in range(2000))
     p = write(tmp_path, "late.csv", "x,y\n" + rows + "oops,1\n" + rows)
     with pytest.raises(DeltapropError, match=r"row 2002, column 'x': 'oops' is not a number"):
