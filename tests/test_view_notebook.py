@@ -23,6 +23,19 @@ ROOT = Path(__file__).resolve().parents[1]
 HAS_DOT = drawing.dot_available()
 
 
+
+def weight_differences(net, x, t):
+    """Central differences of the cost in every weight of a neuron graph (the weights restored after)."""
+    w0 = net.w.copy()
+
+    def cost(w):
+        net.w[...] = w
+        return net.cost(x, t)
+
+    fd = central_differences(cost, w0)
+    net.w[...] = w0
+    return fd
+
 def cli(*args, expect=0):
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -75,13 +88,7 @@ def test_exam_drawing_shows_the_forward_values_and_the_finite_difference_gradien
     assert f"z = {z3:.4g}" in label3 and f"a = {sig(z3):.4g}" in label3
     # every edge carries ∂C/∂w, compared with central differences of the cost (an oracle apart from backprop)
     w0 = net.w.copy()
-
-    def cost(w):
-        net.w[...] = w
-        return net.cost(x, t)
-
-    fd = central_differences(cost, w0)
-    net.w[...] = w0
+    fd = weight_differences(net, x, t)
     edge_labels = re.findall(r"^\s+(n\d+) -> (n\d+) \[color=\"[^\"]+\", label=\"w=([^\\]+)\\n∂C/∂w=([^\"]+)\"\]",
                              dot, re.M)
     assert len(edge_labels) == len(net.edges)
@@ -212,13 +219,7 @@ def test_trace_tables_hold_the_step_that_finite_differences_give():
     net, x, t = exam()
     k = 0.1
     w0 = net.w.copy()
-
-    def cost(w):
-        net.w[...] = w
-        return net.cost(x, t)
-
-    fd = central_differences(cost, w0)
-    net.w[...] = w0
+    fd = weight_differences(net, x, t)
     r = dp.trace(net, lr=k)
     page = r._repr_html_()
     for e, (i, j) in enumerate(net.edges):

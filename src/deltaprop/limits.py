@@ -170,9 +170,9 @@ def training_bytes(sizes: list[int], batch: int, n_samples: int, optimizer_slots
     and one chunk of evaluation, at most PREDICT_BYTES (the metrics run a chunk of rows at a time,
     :func:`predict_rows`)."""
     params = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
-    per_row = 2 * itemsize * sum(sizes) + (8 + itemsize) * sizes[0]
     return (FLOAT * params * (4 + optimizer_slots) + 4 * itemsize * batch * sum(sizes)
-            + (16 + itemsize) * n_samples * (sizes[0] + sizes[-1]) + min(PREDICT_BYTES, n_samples * per_row))
+            + (16 + itemsize) * n_samples * (sizes[0] + sizes[-1])
+            + min(PREDICT_BYTES, n_samples * predict_row_bytes(sizes, itemsize)))
 
 
 def check_memory(amount: int, where: str, what: str = "the memory needed") -> None:
@@ -210,10 +210,16 @@ def value_range(values, where: str, low: float | None = None, high: float = MODE
                                  f"[{low:g}, {high:g}]")
 
 
+def predict_row_bytes(sizes: list[int], itemsize: int = 8) -> int:
+    """The working memory of predicting one row: the z and a of every layer, and the standardized inputs they
+    start from (a float64 block, then the network's dtype)."""
+    return 2 * itemsize * sum(sizes) + (8 + itemsize) * sizes[0]
+
+
 def predict_rows(sizes: list[int], itemsize: int = 8) -> int:
-    """Rows predicted at a time so that the z and a of every layer, and the standardized inputs they start from
-    (a float64 copy, then the network's dtype), stay within PREDICT_BYTES (at least one)."""
-    per_row = 2 * itemsize * sum(sizes) + (8 + itemsize) * sizes[0]
+    """Rows predicted at a time so that their working memory (:func:`predict_row_bytes`) stays within
+    PREDICT_BYTES (at least one)."""
+    per_row = predict_row_bytes(sizes, itemsize)
     if per_row > PREDICT_BYTES:
         raise DeltapropError(f"a network with layers {sizes} needs {per_row} bytes per sample to predict; the "
                              f"limit is {PREDICT_BYTES}")

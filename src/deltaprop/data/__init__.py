@@ -7,14 +7,13 @@ from pathlib import Path
 
 from ..errors import DeltapropError
 from .builtin import BISHOP, BUILTIN, NAMES, PLAYGROUND, bishop, named, playground
-from .dataset import (Dataset, align, check_dataset, fingerprint, one_hot, real_matrix, row_blocks, split,
-                      standardizer,
+from .dataset import (Dataset, align, check_dataset, fingerprint, one_hot, real_matrix, split, standardizer,
                       targets_from_column)
 from . import readers
 from .readers import (csv_dataset, idx_dataset, load_idx, load_npz, load_xt, npz_dataset, parquet_dataset,
                       read_csv_rows, read_table)
 
-__all__ = ["Dataset", "load", "align", "check_dataset", "one_hot", "real_matrix", "row_blocks", "split", "standardizer",
+__all__ = ["Dataset", "load", "align", "check_dataset", "one_hot", "real_matrix", "split", "standardizer",
            "targets_from_column", "fingerprint", "parquet_dataset", "read_table", "BISHOP", "BUILTIN", "NAMES", "PLAYGROUND", "bishop", "playground", "named",
            "csv_dataset", "idx_dataset", "load_idx", "load_npz", "load_xt", "npz_dataset", "read_csv_rows"]
 

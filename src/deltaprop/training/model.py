@@ -80,11 +80,8 @@ class Model:
 
     def standardize(self, X: Array) -> Array:
         """Encoded inputs X (N, n_in), in the user's units, in the network's units and dtype: (X − x̄) / s.
-        Predictions and evaluations call it a chunk of rows at a time, so that the inputs are never copied
-        whole (two float64 copies of MNIST's training split made evaluating it a third of training's peak)."""
-        Z = X - self.x_mean  # the one float64 copy; divided in place, the values of (X − x̄) / s
-        Z /= self.x_scale
-        return Z.astype(self.net.dtype, copy=False)
+        Predictions and evaluations call it a chunk of rows at a time."""
+        return data_mod.standardize(X, self.x_mean, self.x_scale, self.net.dtype)
 
     def targets(self, T) -> Array:
         """Targets (N, n_out) as the network was trained on them (standardized for regression)."""
@@ -320,16 +317,11 @@ def prepare(ds: data_mod.Dataset, cfg: TrainConfig) -> Prepared:
                   ds.target_names, info, features)
     dt = checks.as_dtype(cfg.dtype)
 
-    def scaled(A, mean, scale):  # (A − mean) / scale in the network's dtype, a block of rows at a time
-        out = np.empty(A.shape, dt)
-        for rows in data_mod.row_blocks(A.shape[0], 8 * A.shape[1]):
-            out[rows] = (A[rows] - mean) / scale  # the float64 values, then rounded to dt, as whole arrays were
-        return out
-
     def units(part):
         X, T = part
-        Ts = scaled(T, t_mean, t_scale) if ds.task == "regression" else np.ascontiguousarray(T, dtype=dt)
-        return scaled(X, x_mean, x_scale), Ts
+        Ts = (data_mod.standardize(T, t_mean, t_scale, dt) if ds.task == "regression"
+              else np.ascontiguousarray(T, dtype=dt))
+        return data_mod.standardize(X, x_mean, x_scale, dt), Ts
 
     conv = {k: units(v) for k, v in raw.items()}
     split = {"train": i_tr, "val": i_va, "test": i_te}
